@@ -1,0 +1,34 @@
+# The two set-up commands: `make run` (the main job) and `make test` (the suite).
+# Both create .venv with the project installed if it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+WORKDIR ?= runs/reproduce
+
+.PHONY: run test lint format venv clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(PY) -m experiments.reproduce --workdir $(WORKDIR) --profile $(PROFILE)
+
+test: $(VENV)/.installed lint
+	$(PY) -m pytest -n 2 -q tests
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check genjax experiments tests benchmarks
+	$(PY) -m ruff format --check genjax experiments tests benchmarks
+
+format: $(VENV)/.installed
+	$(PY) -m ruff check --fix genjax experiments tests benchmarks
+	$(PY) -m ruff format genjax experiments tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,169 @@
+"""The claim registry: each claim id of SEED_NOTES.md, the experiment that shows it, its criteria.
+
+`experiments.reproduce` runs every experiment named here once and checks each
+criterion against that experiment's `metrics.json`. A later issue registers
+its claims by appending to `CLAIMS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import operator
+from collections.abc import Callable, Mapping
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Criterion:
+    """`lhs op rhs`, where lhs is a metric, or the difference of two metrics, and rhs a number.
+
+    Attributes:
+      metric: the metric on the left.
+      op: one of '<', '<=', '>', '>='.
+      threshold: the number on the right.
+      minus: optional second metric subtracted from `metric` (for "a clearly above b").
+      why: one line that says what the comparison shows.
+    """
+
+    metric: str
+    op: str
+    threshold: float
+    minus: str | None = None
+    why: str = ""
+
+    def __post_init__(self):
+        if self.op not in _OPS:
+            raise ValueError(f"unknown comparison {self.op!r}")
+
+    @property
+    def lhs(self) -> str:
+        return self.metric if self.minus is None else f"{self.metric} - {self.minus}"
+
+    @property
+    def text(self) -> str:
+        return f"{self.lhs} {self.op} {self.threshold:g}"
+
+    def value(self, metrics: Mapping[str, float]) -> float:
+        value = float(metrics[self.metric])
+        if self.minus is not None:
+            value -= float(metrics[self.minus])
+        return value
+
+    def check(self, metrics: Mapping[str, float]) -> tuple[float | None, bool]:
+        """(measured value or None if missing, passed); NaN and missing metrics fail."""
+        try:
+            value = self.value(metrics)
+        except KeyError:
+            return None, False
+        return value, (not math.isnan(value)) and _OPS[self.op](value, self.threshold)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """A claim of SEED_NOTES.md made executable.
+
+    Attributes:
+      id: the claim id, e.g. '1.1'.
+      statement: the claim in one sentence.
+      experiment: the module under `experiments/` whose metrics.json it reads.
+      criteria: all must pass for the claim to PASS.
+      tests: the test files that prove the formulas behind it.
+      figures: figure file names (in the experiment's workdir) the report links.
+    """
+
+    id: str
+    statement: str
+    experiment: str
+    criteria: tuple[Criterion, ...]
+    tests: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
+
+
+def _pca_criteria() -> tuple[Criterion, ...]:
+    out = []
+    for k in (2, 8, 32):
+        for v in ("tied", "untied"):
+            out.append(
+                Criterion(
+                    f"max_principal_angle_deg_{v}_k{k}", "<", 1.0, why="AE span = PCA subspace"
+                )
+            )
+            out.append(
+                Criterion(f"recon_mse_ratio_{v}_k{k}", "<=", 1.001, why="AE error = PCA error")
+            )
+        out.append(
+            Criterion(
+                f"orthonormality_error_untied_k{k}", ">", 0.1, why="untied basis not orthonormal"
+            )
+        )
+        out.append(
+            Criterion(
+                f"orthonormality_error_tied_k{k}", "<", 0.05, why="tied optimum: orthonormal rows"
+            )
+        )
+        for v in ("tied", "untied"):
+            out.append(
+                Criterion(f"min_axis_angle_deg_{v}_k{k}", ">", 1.0, why="not the principal axes")
+            )
+    return tuple(out)
+
+
+CLAIMS: list[Claim] = [
+    Claim(
+        id="1.1",
+        statement=(
+            "A linear autoencoder trained on squared error spans the PCA subspace "
+            "(same reconstruction error) but does not recover the principal axes."
+        ),
+        experiment="pca_vs_linear_ae",
+        criteria=_pca_criteria(),
+        tests=("tests/test_linear.py",),
+        figures=("components.png", "principal_angles.png"),
+    ),
+    Claim(
+        id="1.2",
+        statement=(
+            "A plain autoencoder's latent space is irregular: codes away from the "
+            "training codes decode to images a classifier is unsure of and that lie "
+            "far from real digits."
+        ),
+        experiment="ae_latent_space",
+        criteria=(
+            Criterion("classifier_test_accuracy", ">", 0.9, why="the judge is competent"),
+            Criterion(
+                "classifier_confidence_recon", ">", 0.05, minus="classifier_confidence_gaussian",
+                why="reconstructions clearly more digit-like than Gaussian samples",
+            ),
+            Criterion(
+                "classifier_confidence_recon", ">", 0.05, minus="classifier_confidence_outside",
+                why="reconstructions clearly more digit-like than outside points",
+            ),
+            Criterion(
+                "nn_distance_gaussian", ">", 0.0, minus="nn_distance_recon",
+                why="Gaussian samples lie farther from real digits",
+            ),
+            Criterion(
+                "nn_distance_outside", ">", 0.0, minus="nn_distance_recon",
+                why="outside points lie farther from real digits",
+            ),
+        ),
+        tests=("tests/test_autoencoder.py",),
+        figures=("latent_plane.png", "interpolations.png"),
+    ),
+]  # fmt: skip
+
+
+def experiments_in(claims: list[Claim]) -> list[str]:
+    """The experiments the claims need, each once, in registry order."""
+    seen: list[str] = []
+    for claim in claims:
+        if claim.experiment not in seen:
+            seen.append(claim.experiment)
+    return seen

@@ -1,0 +1,145 @@
+"""What every experiment shares: flags, config validation, metrics.json / config.json, figures.
+
+An experiment module defines `train_and_evaluate(config, workdir) -> metrics`
+(importable and testable on its own) and ends with
+
+    if __name__ == "__main__":
+        common.run_experiment(__name__, train_and_evaluate)
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import ml_collections
+
+PROFILES = ("quick", "full")
+CONFIGS_DIR = Path(__file__).parent / "configs"
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; raised before anything is compiled."""
+
+
+def get_config(name: str, profile: str = "full") -> ml_collections.ConfigDict:
+    """The config of experiment `name` in a profile ('quick' or 'full')."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    module = importlib.import_module(f"experiments.configs.{name}")
+    return module.get_config(profile)
+
+
+def parse_profile(arg: str | None) -> str:
+    """The profile named after the ':' of `--config=path.py:PROFILE` (default 'full')."""
+    profile = arg or "full"
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown config variant {profile!r}; choose one of {PROFILES}")
+    return profile
+
+
+# Validation helpers: each raises ConfigError naming the field.
+def require_positive(config: Mapping[str, Any], *names: str) -> None:
+    for name in names:
+        value = config[name]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"config.{name} must be positive, got {value!r}")
+
+
+def require_choice(config: Mapping[str, Any], name: str, choices) -> None:
+    if config[name] not in choices:
+        raise ConfigError(f"config.{name}={config[name]!r} is not one of {sorted(choices)}")
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def write_metrics(workdir: str | Path, metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Writes the flat `workdir/metrics.json` of named numbers and returns it."""
+    flat = {}
+    for name, value in metrics.items():
+        value = float(value)
+        flat[name] = value
+    write_json(Path(workdir) / "metrics.json", flat)
+    return flat
+
+
+def write_config(workdir: str | Path, config: ml_collections.ConfigDict) -> None:
+    write_json(Path(workdir) / "config.json", json.loads(config.to_json_best_effort()))
+
+
+def read_metrics_json(workdir: str | Path) -> dict[str, float]:
+    return json.loads((Path(workdir) / "metrics.json").read_text())
+
+
+def finite_or_nan(x: float) -> float:
+    return float(x) if math.isfinite(float(x)) else float("nan")
+
+
+def save_figure(fig, workdir: str | Path, name: str) -> Path:
+    """Saves a matplotlib figure as `workdir/name.png` and closes it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(workdir) / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def setup_logging() -> None:
+    """genjax's progress lines at INFO; the checkpoint library's chatter at WARNING."""
+    logging.getLogger("genjax").setLevel(logging.INFO)
+    logging.getLogger("absl").setLevel(logging.WARNING)
+
+
+def run_experiment(module_name: str, train_and_evaluate: Callable[..., Mapping[str, float]]):
+    """The thin `main` of an experiment: the only place that defines flags."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from absl import app, flags
+    from ml_collections import config_flags
+
+    name = module_name.rsplit(".", 1)[-1] if module_name != "__main__" else None
+    if name is None:
+        name = Path(sys.argv[0]).stem
+    flags.DEFINE_string("workdir", None, "Directory for metrics.json, config.json, figures, logs.")
+    flags.mark_flag_as_required("workdir")
+    config_flags.DEFINE_config_file(
+        "config",
+        str(CONFIGS_DIR / f"{name}.py"),
+        f"Config file; append ':quick' for the small variant, e.g. "
+        f"--config=experiments/configs/{name}.py:quick --config.seed=1",
+        lock_config=True,
+    )
+
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        setup_logging()
+        config = flags.FLAGS.config
+        workdir = Path(flags.FLAGS.workdir)
+        try:
+            metrics = train_and_evaluate(config, workdir)
+        except ConfigError as e:
+            print(f"error: bad config: {e}", file=sys.stderr)
+            sys.exit(2)
+        width = max(len(k) for k in metrics) if metrics else 0
+        for key in sorted(metrics):
+            print(f"{key:<{width}}  {metrics[key]:.6g}")
+        print(f"wrote {workdir / 'metrics.json'}")
+
+    try:
+        app.run(main)
+    except ConfigError as e:  # raised while parsing the config file itself
+        print(f"error: bad config: {e}", file=sys.stderr)
+        sys.exit(2)

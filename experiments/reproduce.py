@@ -1,0 +1,187 @@
+"""The main job: run every registered claim's experiment and write one report.
+
+    python -m experiments.reproduce --workdir runs/reproduce            # quick profile
+    python -m experiments.reproduce --workdir runs/full --profile full  # paper scale
+    python -m experiments.reproduce --workdir runs/reproduce --claims 1.1,1.2
+
+Writes `WORKDIR/REPORT.md` (one row per criterion: claim id, statement, metric,
+measured value, criterion, PASS/FAIL, linked figures) and `WORKDIR/report.json`;
+each experiment's outputs go to `WORKDIR/<experiment>/`. Exits non-zero if any
+claim fails or any experiment crashes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import logging
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from experiments import claims as claims_lib
+from experiments import common
+
+log = logging.getLogger("genjax")
+
+
+def select_claims(spec: str | None) -> list[claims_lib.Claim]:
+    """The registered claims named in a comma-separated list (all when empty)."""
+    if not spec:
+        return list(claims_lib.CLAIMS)
+    wanted = [s.strip() for s in spec.split(",") if s.strip()]
+    known = {c.id for c in claims_lib.CLAIMS}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise common.ConfigError(f"unknown claim ids {unknown}; registered: {sorted(known)}")
+    return [c for c in claims_lib.CLAIMS if c.id in wanted]
+
+
+def run_experiments(names: list[str], profile: str, workdir: Path) -> dict[str, dict]:
+    """Runs each experiment in-process; returns {name: {metrics, seconds, error}}."""
+    configs = {name: common.get_config(name, profile) for name in names}  # fail fast on bad ones
+    results = {}
+    for i, name in enumerate(names, 1):
+        log.info("[%d/%d] %s (%s profile)", i, len(names), name, profile)
+        start = time.perf_counter()
+        module = importlib.import_module(f"experiments.{name}")
+        try:
+            metrics = module.train_and_evaluate(configs[name], workdir / name)
+            error = None
+        except Exception as e:  # one broken experiment must not hide the others' results
+            metrics, error = {}, f"{type(e).__name__}: {e}"
+            (workdir / name).mkdir(parents=True, exist_ok=True)
+            (workdir / name / "error.txt").write_text(traceback.format_exc())
+            log.error("%s failed: %s", name, error)
+        seconds = time.perf_counter() - start
+        log.info("[%d/%d] %s done in %.1f s", i, len(names), name, seconds)
+        results[name] = {"metrics": metrics, "seconds": seconds, "error": error}
+    return results
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "missing"
+    return f"{value:.4g}"
+
+
+def evaluate_claims(claims: list[claims_lib.Claim], results: dict[str, dict]) -> list[dict]:
+    """One entry per claim with the per-criterion rows and the overall verdict."""
+    out = []
+    for claim in claims:
+        result = results[claim.experiment]
+        rows = []
+        for criterion in claim.criteria:
+            value, passed = criterion.check(result["metrics"])
+            rows.append({"criterion": criterion, "value": value, "passed": passed})
+        passed = result["error"] is None and all(r["passed"] for r in rows)
+        out.append({"claim": claim, "rows": rows, "passed": passed, "error": result["error"]})
+    return out
+
+
+def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, seconds: float):
+    """REPORT.md's text."""
+    n_pass = sum(v["passed"] for v in verdicts)
+    lines = [
+        "# genjax: reproduction report",
+        "",
+        f"Profile `{profile}`, {datetime.datetime.now().isoformat(timespec='seconds')}, "
+        f"{platform.node()} ({platform.machine()}), {seconds:.0f} s in all. "
+        f"**{n_pass}/{len(verdicts)} claims pass.**",
+        "",
+        "| claim | result | statement |",
+        "|---|---|---|",
+    ]
+    for v in verdicts:
+        c = v["claim"]
+        lines.append(f"| {c.id} | {'PASS' if v['passed'] else 'FAIL'} | {c.statement} |")
+    lines += ["", "## Criteria", ""]
+    for v in verdicts:
+        c = v["claim"]
+        lines += [f"### {c.id}: {'PASS' if v['passed'] else 'FAIL'}", "", c.statement, ""]
+        if v["error"]:
+            lines += [f"Experiment `{c.experiment}` crashed: `{v['error']}` "
+                      f"(traceback in `{c.experiment}/error.txt`).", ""]  # fmt: skip
+        lines += ["| metric | measured | criterion | result | why |", "|---|---|---|---|---|"]
+        for r in v["rows"]:
+            crit = r["criterion"]
+            lines.append(
+                f"| `{crit.lhs}` | {_fmt(r['value'])} | {crit.op} {crit.threshold:g} | "
+                f"{'PASS' if r['passed'] else 'FAIL'} | {crit.why} |"
+            )
+        extras = [f"experiment `python -m experiments.{c.experiment}` "
+                  f"({results[c.experiment]['seconds']:.0f} s)"]  # fmt: skip
+        if c.tests:
+            extras.append("tests " + ", ".join(f"`{t}`" for t in c.tests))
+        lines += ["", "; ".join(extras) + "."]
+        if c.figures:
+            lines += ["", " ".join(f"![{f}]({c.experiment}/{f})" for f in c.figures)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def reproduce(workdir: Path, profile: str = "quick", claim_spec: str | None = None) -> bool:
+    """Runs the claims' experiments, writes REPORT.md and report.json; True if all pass."""
+    common.parse_profile(profile)
+    claims = select_claims(claim_spec)
+    names = claims_lib.experiments_in(claims)
+    start = time.perf_counter()
+    results = run_experiments(names, profile, workdir)
+    verdicts = evaluate_claims(claims, results)
+    seconds = time.perf_counter() - start
+    report = render_report(verdicts, results, profile, seconds)
+    (workdir / "REPORT.md").write_text(report)
+    common.write_json(
+        workdir / "report.json",
+        {
+            "profile": profile,
+            "seconds": seconds,
+            "claims": {
+                v["claim"].id: {
+                    "passed": v["passed"],
+                    "error": v["error"],
+                    "criteria": {r["criterion"].text: r["value"] for r in v["rows"]},
+                }
+                for v in verdicts
+            },
+            "experiment_seconds": {n: r["seconds"] for n, r in results.items()},
+        },
+    )
+    for v in verdicts:
+        print(f"{v['claim'].id:>5}  {'PASS' if v['passed'] else 'FAIL'}  {v['claim'].statement}")
+    print(f"{sum(v['passed'] for v in verdicts)}/{len(verdicts)} claims pass; "
+          f"report: {workdir / 'REPORT.md'} ({seconds:.0f} s)")  # fmt: skip
+    return all(v["passed"] for v in verdicts)
+
+
+def main(argv):
+    from absl import app, flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    common.setup_logging()
+    f = flags.FLAGS
+    try:
+        ok = reproduce(Path(f.workdir), f.profile, f.claims)
+    except common.ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from absl import app, flags
+
+    flags.DEFINE_string(
+        "workdir", "runs/reproduce", "Where REPORT.md and each experiment's outputs go."
+    )
+    flags.DEFINE_enum(
+        "profile", "quick", list(common.PROFILES), "quick (CI) or full (paper scale)."
+    )
+    flags.DEFINE_string("claims", None, "Comma-separated claim ids to run (default: all).")
+    app.run(main)

@@ -1,0 +1,32 @@
+"""Training: an explicit state pytree, one pure jitted step, and the loop every experiment uses."""
+
+from genjax.train.checkpoint import Checkpointer
+from genjax.train.loop import NonFiniteError, TrainResult, train
+from genjax.train.sharding import DATA_AXIS, data_mesh, shard_batch
+from genjax.train.state import (
+    Batch,
+    LossFn,
+    TrainState,
+    create_train_state,
+    make_eval_step,
+    make_train_step,
+)
+from genjax.train.writer import MetricWriter, read_metrics
+
+__all__ = [
+    "DATA_AXIS",
+    "Batch",
+    "Checkpointer",
+    "LossFn",
+    "MetricWriter",
+    "NonFiniteError",
+    "TrainResult",
+    "TrainState",
+    "create_train_state",
+    "data_mesh",
+    "make_eval_step",
+    "make_train_step",
+    "read_metrics",
+    "shard_batch",
+    "train",
+]
