@@ -1,0 +1,112 @@
+"""The main job: the claim registry, criteria, report, and exit status."""
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import ml_collections
+import pytest
+
+from experiments import claims as claims_lib
+from experiments import common, reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_criterion_checks_and_missing_or_nan_metrics_fail():
+    c = claims_lib.Criterion("a", "<", 1.0)
+    assert c.check({"a": 0.5}) == (0.5, True)
+    assert c.check({"a": 1.0}) == (1.0, False)
+    assert c.check({}) == (None, False)
+    assert c.check({"a": float("nan")})[1] is False
+    gap = claims_lib.Criterion("a", ">", 0.05, minus="b")
+    assert gap.text == "a - b > 0.05"
+    assert gap.check({"a": 0.9, "b": 0.8})[1] and not gap.check({"a": 0.9, "b": 0.88})[1]
+    with pytest.raises(ValueError, match="unknown comparison"):
+        claims_lib.Criterion("a", "==", 1.0)
+
+
+def test_registry_is_well_formed():
+    ids = [c.id for c in claims_lib.CLAIMS]
+    assert len(ids) == len(set(ids))
+    for claim in claims_lib.CLAIMS:
+        assert claim.criteria, claim.id
+        assert (ROOT / "experiments" / f"{claim.experiment}.py").exists(), claim.experiment
+        assert (ROOT / "experiments" / "configs" / f"{claim.experiment}.py").exists()
+        for test in claim.tests:
+            assert (ROOT / test).exists(), test
+        for profile in common.PROFILES:
+            assert isinstance(
+                common.get_config(claim.experiment, profile), ml_collections.ConfigDict
+            )
+
+
+@pytest.fixture
+def fake_registry(monkeypatch):
+    """Two fake experiments: one that measures, one that crashes."""
+
+    def good(config, workdir):
+        workdir.mkdir(parents=True, exist_ok=True)
+        return common.write_metrics(workdir, {"x": config.x, "y": 2.0})
+
+    def bad(config, workdir):
+        raise RuntimeError("boom")
+
+    for name, fn in (("fake_good", good), ("fake_bad", bad)):
+        module = types.ModuleType(f"experiments.{name}")
+        module.train_and_evaluate = fn
+        monkeypatch.setitem(sys.modules, f"experiments.{name}", module)
+        cfg = types.ModuleType(f"experiments.configs.{name}")
+        cfg.get_config = lambda profile: ml_collections.ConfigDict(
+            {"x": 0.5 if profile == "quick" else 3.0}
+        )
+        monkeypatch.setitem(sys.modules, f"experiments.configs.{name}", cfg)
+    C = claims_lib.Criterion
+    registry = [
+        claims_lib.Claim("9.1", "x is small", "fake_good", (C("x", "<", 1.0),)),
+        claims_lib.Claim("9.2", "y is big", "fake_good", (C("y", ">", 1.0), C("x", "<", 10.0))),
+        claims_lib.Claim("9.3", "crashes", "fake_bad", (C("z", ">", 0.0),)),
+    ]
+    monkeypatch.setattr(claims_lib, "CLAIMS", registry)
+    return registry
+
+
+def test_report_marks_pass_fail_and_crashes(tmp_path, fake_registry):
+    ok = reproduce.reproduce(tmp_path, "quick")
+    assert ok is False  # 9.3 crashed
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "**2/3 claims pass.**" in report
+    assert "| 9.1 | PASS | x is small |" in report
+    assert "| 9.3 | FAIL | crashes |" in report
+    assert "RuntimeError: boom" in report
+    assert "boom" in (tmp_path / "fake_bad" / "error.txt").read_text()
+    assert common.read_metrics_json(tmp_path / "fake_good") == {"x": 0.5, "y": 2.0}
+
+
+def test_full_profile_and_claim_selection(tmp_path, fake_registry):
+    # The full profile's x = 3 breaks claim 9.1 only; fake_bad is not run at all.
+    assert reproduce.reproduce(tmp_path, "full", "9.2") is True
+    assert reproduce.reproduce(tmp_path, "full", "9.1,9.2") is False
+    assert not (tmp_path / "fake_bad").exists()
+    with pytest.raises(common.ConfigError, match=r"unknown claim ids \['4.7'\]"):
+        reproduce.reproduce(tmp_path, "quick", "9.1,4.7")
+    with pytest.raises(common.ConfigError, match="unknown config variant"):
+        reproduce.reproduce(tmp_path, "medium")
+
+
+def test_cli_rejects_unknown_claims_and_profiles(tmp_path):
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "experiments.reproduce", f"--workdir={tmp_path}", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    proc = cli("--claims=7.7")
+    assert proc.returncode == 2 and "unknown claim ids ['7.7']" in proc.stderr
+    proc = cli("--profile=huge")
+    assert proc.returncode != 0 and "huge" in proc.stderr
+    assert not (tmp_path / "REPORT.md").exists()
