@@ -154,8 +154,8 @@ CLAIMS: list[Claim] = [
                 why="outside points lie farther from real digits",
             ),
         ),
-        tests=("tests/test_autoencoder.py",),
-        figures=("latent_plane.png", "interpolations.png"),
+        tests=("tests/test_autoencoder.py", "tests/test_classifier.py"),
+        figures=("latent_plane.png", "interpolations.png", "samples.png"),
     ),
 ]  # fmt: skip
 

@@ -7,12 +7,12 @@ Submodules, one per idea of the source material (claim ids in brackets):
   checkpoints, NaN guard, data parallelism over a mesh).
 - `genjax.nn`: small flax.linen blocks.
 - `genjax.linear`: PCA, the linear autoencoder, principal angles [1.1].
-- `genjax.autoencoder`: the nonlinear autoencoder, its latent-space probes
-  and the digit classifier that judges decoded images [1.2].
+- `genjax.autoencoder`: the nonlinear autoencoder and its latent-space probes [1.2].
+- `genjax.classifier`: the digit classifier that judges decoded images [1.2].
 """
 
-from genjax import data, nn, train
+from genjax import autoencoder, classifier, data, linear, nn, train
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "nn", "train", "__version__"]
+__all__ = ["autoencoder", "classifier", "data", "linear", "nn", "train", "__version__"]

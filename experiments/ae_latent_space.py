@@ -1,0 +1,286 @@
+"""Claim 1.2: decoded latent points away from the training codes do not look like digits.
+
+Trains a digit classifier (the judge) and one plain autoencoder per latent
+size, then decodes four probes of each AE's latent space and measures how
+digit-like the decoded images are: the classifier's mean max-softmax and the
+mean Euclidean distance to the nearest training image.
+
+    python -m experiments.ae_latent_space --workdir runs/ae_latent_space \\
+        --config=experiments/configs/ae_latent_space.py:quick
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from experiments import common
+from genjax import autoencoder as ae_lib
+from genjax import classifier as clf_lib
+from genjax import data, train
+from genjax.typing import Array, PRNGKey
+
+log = logging.getLogger("genjax")
+
+_FIELDS = {
+    "profile", "seed", "latent_dims", "main_latent_dim", "ae_hidden", "ae_num_steps",
+    "ae_learning_rate", "classifier_hidden", "classifier_num_steps", "classifier_learning_rate",
+    "batch_size", "num_probe_samples", "num_interp_pairs", "num_interp_points", "outside_scale",
+    "grid_size", "log_every",
+}  # fmt: skip
+PROBES = ("recon", "interp", "gaussian", "outside")
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Raises common.ConfigError for unknown fields or values that cannot work."""
+    unknown = sorted(set(config.keys()) - _FIELDS)
+    missing = sorted(_FIELDS - set(config.keys()))
+    if unknown or missing:
+        raise common.ConfigError(f"unknown config fields {unknown}, missing {missing}")
+    common.require_positive(
+        config, "ae_num_steps", "ae_learning_rate", "classifier_num_steps",
+        "classifier_learning_rate", "batch_size", "num_probe_samples", "num_interp_pairs",
+        "grid_size", "log_every", "outside_scale",
+    )  # fmt: skip
+    dims = tuple(config.latent_dims)
+    if not dims or any(not isinstance(d, int) or isinstance(d, bool) or d < 1 for d in dims):
+        raise common.ConfigError(f"config.latent_dims must be integers >= 1, got {dims}")
+    if len(set(dims)) != len(dims):
+        raise common.ConfigError(f"config.latent_dims has repeats: {dims}")
+    if config.main_latent_dim not in dims:
+        raise common.ConfigError(
+            f"config.main_latent_dim={config.main_latent_dim} is not in latent_dims={dims}"
+        )
+    for name in ("ae_hidden", "classifier_hidden"):
+        widths = tuple(config[name])
+        if any(not isinstance(w, int) or w < 1 for w in widths):
+            raise common.ConfigError(f"config.{name} must be positive integers, got {widths}")
+    if config.outside_scale <= 1.0:
+        raise common.ConfigError(
+            f"config.outside_scale must be > 1 to leave the codes' region, "
+            f"got {config.outside_scale}"
+        )
+    if config.num_interp_points < 3:
+        raise common.ConfigError(
+            f"config.num_interp_points must be >= 3 (endpoints plus an interior point), "
+            f"got {config.num_interp_points}"
+        )
+    if config.grid_size < 2:
+        raise common.ConfigError(f"config.grid_size must be >= 2, got {config.grid_size}")
+    # The figures show 16 decoded samples per probe and 8 interpolation lines.
+    if config.num_probe_samples < 16 or config.num_interp_pairs < 8:
+        raise common.ConfigError(
+            f"config.num_probe_samples (got {config.num_probe_samples}) must be >= 16 and "
+            f"config.num_interp_pairs (got {config.num_interp_pairs}) >= 8 for the figures"
+        )
+    if config.num_probe_samples > 1000:
+        raise common.ConfigError(
+            f"config.num_probe_samples={config.num_probe_samples} exceeds the 1,000 test images"
+        )
+
+
+def _fit(
+    loss_fn, params, learning_rate: float, train_key: PRNGKey, data_key: PRNGKey,
+    batch_data, config, num_steps: int, workdir: Path,
+) -> train.TrainState:  # fmt: skip
+    optimizer = optax.adam(learning_rate)
+    state = train.create_train_state(params, optimizer, train_key)
+    batch_fn = data.make_batch_fn(batch_data, config.batch_size, data_key)
+    step = train.make_train_step(loss_fn, optimizer)
+    result = train.train(
+        state, step, batch_fn, num_steps, workdir=workdir, log_every=config.log_every,
+        tensorboard=False,
+    )  # fmt: skip
+    return result.state
+
+
+def _judge(
+    decoded: Mapping[str, Array], classify, reference: Array
+) -> dict[str, tuple[float, float]]:
+    """{probe: (mean max-softmax, mean distance to the nearest reference image)}.
+
+    All probes go through the classifier and the nearest-neighbour search in one
+    call each (one compilation for every probe).
+    """
+    names = list(decoded)
+    sizes = [decoded[name].shape[0] for name in names]
+    images = jnp.concatenate([decoded[name] for name in names], axis=0)  # [M, H, W]
+    probs = classify(images)
+    dists = ae_lib.nearest_neighbor_distance(images, reference)
+    out, start = {}, 0
+    for name, size in zip(names, sizes, strict=True):
+        stop = start + size
+        out[name] = (
+            float(clf_lib.confidence(probs[start:stop])),
+            float(jnp.mean(dists[start:stop])),
+        )
+        start = stop
+    return out
+
+
+def _different_class_pairs(pair_key: PRNGKey, labels: np.ndarray, num: int) -> np.ndarray:
+    """`num` index pairs [num, 2] of test images whose labels differ."""
+    perm = np.asarray(jax.random.permutation(pair_key, labels.shape[0]))
+    half = labels.shape[0] // 2
+    a, b = perm[:half], perm[half : 2 * half]
+    keep = labels[a] != labels[b]
+    pairs = np.stack([a[keep], b[keep]], axis=1)
+    if pairs.shape[0] < num:
+        raise common.ConfigError(f"only {pairs.shape[0]} different-class pairs, asked for {num}")
+    return pairs[:num]
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
+    """Trains the judge and the AEs, decodes the four probes, writes metrics and figures."""
+    validate_config(config)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    common.write_config(workdir, config)
+
+    train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
+    train_data = {"image": train_set.images, "label": train_set.labels}
+    reference = jnp.asarray(train_set.images)
+    test_images = jnp.asarray(test_set.images)
+
+    root_key = jax.random.PRNGKey(config.seed)
+    clf_init_key, clf_train_key, clf_data_key, ae_root_key, probe_root_key = jax.random.split(
+        root_key, 5
+    )
+    del root_key
+
+    # The judge.
+    clf = clf_lib.Classifier(tuple(config.classifier_hidden))
+    clf_params = clf.init(clf_init_key, test_images[:1])
+    clf_state = _fit(
+        clf_lib.classifier_loss(clf), clf_params, config.classifier_learning_rate,
+        clf_train_key, clf_data_key, train_data, config, config.classifier_num_steps,
+        workdir / "classifier",
+    )  # fmt: skip
+    classify = functools.partial(
+        jax.jit(clf_lib.predict_proba, static_argnums=0), clf, clf_state.params
+    )
+    test_probs = classify(test_images)
+    metrics: dict[str, float] = {
+        "classifier_test_accuracy": float(clf_lib.accuracy(test_probs, test_set.labels)),
+    }
+    log.info("classifier test accuracy %.4f", metrics["classifier_test_accuracy"])
+
+    pair_key, probe_root_key = jax.random.split(probe_root_key)
+    pairs = _different_class_pairs(pair_key, test_set.labels, config.num_interp_pairs)
+    figures: dict[int, dict[str, Any]] = {}  # per latent size: what the figures show
+    for dim in config.latent_dims:
+        suffix = "" if dim == config.main_latent_dim else f"_z{dim}"
+        init_key, train_key, data_key = jax.random.split(jax.random.fold_in(ae_root_key, dim), 3)
+        gauss_key, outside_key, eval_key = jax.random.split(
+            jax.random.fold_in(probe_root_key, dim), 3
+        )
+        model = ae_lib.Autoencoder(tuple(config.ae_hidden), dim)
+        params = model.init(init_key, test_images[:1])
+        loss_fn = ae_lib.make_reconstruction_loss(model)
+        state = _fit(
+            loss_fn, params, config.ae_learning_rate, train_key, data_key, train_data, config,
+            config.ae_num_steps, workdir / f"ae_z{dim}",
+        )  # fmt: skip
+        params = state.params
+        test_metrics = train.make_eval_step(loss_fn)(params, {"image": test_images}, eval_key)
+        metrics[f"ae_test_recon_loss{suffix}"] = float(test_metrics["loss"])
+        metrics[f"ae_test_recon_mse{suffix}"] = float(test_metrics["mse"])
+
+        encode = functools.partial(jax.jit(ae_lib.encode, static_argnums=0), model, params)
+        decode = functools.partial(jax.jit(ae_lib.decode_mean, static_argnums=0), model, params)
+        train_codes = encode(reference)
+        mean, cov = ae_lib.fit_gaussian(train_codes)
+        n = config.num_probe_samples
+        test_codes = encode(test_images)
+        lines = ae_lib.interpolate(
+            test_codes[pairs[:, 0]], test_codes[pairs[:, 1]], config.num_interp_points
+        )  # [pairs, points, d]
+        interior = jnp.reshape(lines[:, 1:-1], (-1, dim))
+        outside, r_max = ae_lib.outside_points(outside_key, train_codes, n, config.outside_scale)
+        decoded = {
+            "test": test_images[:n],  # the real images that "recon" reconstructs
+            "recon": decode(test_codes[:n]),
+            "interp": decode(interior),
+            "gaussian": decode(ae_lib.sample_gaussian(gauss_key, mean, cov, n)),
+            "outside": decode(outside),
+        }
+        judged = _judge(decoded, classify, reference)
+        metrics["classifier_confidence_test"], metrics["nn_distance_test"] = judged["test"]
+        for probe in PROBES:
+            conf, dist = judged[probe]
+            metrics[f"classifier_confidence_{probe}{suffix}"] = conf
+            metrics[f"nn_distance_{probe}{suffix}"] = dist
+        metrics[f"code_max_mahalanobis_radius{suffix}"] = float(r_max)
+        figures[dim] = {
+            "lines": decode(jnp.reshape(lines[:8], (-1, dim))).reshape(8, -1, 28, 28),
+            "gaussian": decoded["gaussian"][:16],
+            "outside": decoded["outside"][:16],
+            "test_codes": test_codes,
+            "decode": decode,
+        }
+
+    _plot(figures, test_set.labels, config, workdir)
+    return common.write_metrics(workdir, metrics)
+
+
+def _plot(
+    figures: Mapping[int, Mapping],
+    labels: np.ndarray,
+    config: ml_collections.ConfigDict,
+    workdir: Path,
+) -> None:
+    """latent_plane.png, interpolations.png and samples.png."""
+    import matplotlib.pyplot as plt
+
+    dims = list(figures)
+    if 2 in figures:
+        codes = np.asarray(figures[2]["test_codes"])
+        lo, hi = np.percentile(codes, 1, axis=0), np.percentile(codes, 99, axis=0)
+        grid, _ = ae_lib.decode_grid(figures[2]["decode"], tuple(lo), tuple(hi), config.grid_size)
+        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 5.6))
+        sc = ax0.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=5, vmin=-0.5, vmax=9.5)
+        ax0.set_xlim(lo[0], hi[0])
+        ax0.set_ylim(lo[1], hi[1])
+        ax0.set_title("2-D AE: test codes by class")
+        ax0.set_xlabel("z0")
+        ax0.set_ylabel("z1")
+        fig.colorbar(sc, ax=ax0, ticks=range(10))
+        extent = (lo[0], hi[0], lo[1], hi[1])
+        ax1.imshow(
+            ae_lib.tile_images(grid, pad_value=0.0), cmap="gray_r", extent=extent, aspect="auto"
+        )
+        ax1.set_title(f"decoded {config.grid_size}x{config.grid_size} grid over the same plane")
+        ax1.set_xlabel("z0")
+        common.save_figure(fig, workdir, "latent_plane")
+
+    fig, axes = plt.subplots(len(dims), 1, figsize=(8, 5 * len(dims)), squeeze=False)
+    for ax, dim in zip(axes[:, 0], dims, strict=True):
+        ax.imshow(ae_lib.tile_images(figures[dim]["lines"], pad_value=0.0), cmap="gray_r")
+        ax.set_title(f"AE z={dim}: linear interpolation between test digits of different classes")
+        ax.axis("off")
+    common.save_figure(fig, workdir, "interpolations")
+
+    fig, axes = plt.subplots(len(dims), 2, figsize=(10, 5 * len(dims)), squeeze=False)
+    for row, dim in zip(axes, dims, strict=True):
+        for ax, probe in zip(row, ("gaussian", "outside"), strict=True):
+            ax.imshow(
+                ae_lib.tile_images(figures[dim][probe].reshape(4, 4, 28, 28), pad_value=0.0),
+                cmap="gray_r",
+            )
+            title = "Gaussian fitted to codes" if probe == "gaussian" else "outside the codes"
+            ax.set_title(f"AE z={dim}: {title}")
+            ax.axis("off")
+    common.save_figure(fig, workdir, "samples")
+
+
+if __name__ == "__main__":
+    common.run_experiment(__name__, train_and_evaluate)
