@@ -162,6 +162,24 @@ def test_nan_guard_names_metric_and_step_and_keeps_last_good_checkpoint(tmp_path
     assert int(restored.step) == 10
 
 
+def test_resuming_with_a_different_model_is_a_clear_error(tmp_path):
+    run(tmp_path, 10, log_every=5)
+    opt = optax.adam(0.05)
+    bigger = fresh_state(opt, d=4)
+    problem = {"x": np.ones((32, 4), np.float32), "y": np.ones((32,), np.float32)}
+    with pytest.raises(
+        T.CheckpointMismatchError, match="does not fit this run's state|other shapes"
+    ):
+        T.train(
+            bigger,
+            T.make_train_step(noisy_loss, opt),
+            data.make_batch_fn(problem, 8, jax.random.PRNGKey(0)),
+            20,
+            workdir=tmp_path,
+            progress=False,
+        )
+
+
 def test_bad_arguments_fail_before_compiling(tmp_path):
     with pytest.raises(ValueError, match="num_steps must be a positive integer"):
         run(tmp_path, 0)

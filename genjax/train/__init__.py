@@ -1,6 +1,6 @@
 """Training: an explicit state pytree, one pure jitted step, and the loop every experiment uses."""
 
-from genjax.train.checkpoint import Checkpointer
+from genjax.train.checkpoint import Checkpointer, CheckpointMismatchError
 from genjax.train.loop import NonFiniteError, TrainResult, train
 from genjax.train.sharding import DATA_AXIS, data_mesh, shard_batch
 from genjax.train.state import (
@@ -16,6 +16,7 @@ from genjax.train.writer import MetricWriter, read_metrics
 __all__ = [
     "DATA_AXIS",
     "Batch",
+    "CheckpointMismatchError",
     "Checkpointer",
     "LossFn",
     "MetricWriter",

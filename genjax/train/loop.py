@@ -112,124 +112,128 @@ def train(
 
     writer = MetricWriter(workdir, tensorboard=tensorboard) if workdir is not None else None
     ckpt = Checkpointer(workdir, max_to_keep=max_to_keep) if workdir is not None else None
-    history: list[dict[str, Any]] = []
-
-    # The jitted step donates its input state; copy so the caller's arrays stay valid.
-    state = jax.tree_util.tree_map(jnp.copy, state)
-    if mesh is not None:
-        state_sharding = sharding_lib.replicated(mesh)
-        batch_sharding = sharding_lib.batch_sharded(mesh, data_axis)
-        state = jax.device_put(state, state_sharding)
-        step_fn = jax.jit(
-            train_step,
-            in_shardings=(state_sharding, batch_sharding),
-            out_shardings=(state_sharding, state_sharding),
-            donate_argnums=(0,),
-        )
-
-        def put_batch(batch: Batch) -> Batch:
-            return sharding_lib.shard_batch(batch, mesh, data_axis)
-    else:
-        step_fn = jax.jit(train_step, donate_argnums=(0,))
-
-        def put_batch(batch: Batch) -> Batch:
-            return batch
-
-    if ckpt is not None and ckpt.latest_step() is not None:
-        state = ckpt.restore(state)
-        start = int(jax.device_get(state.step))
-        log.info("resumed from %s at step %d", ckpt.directory, start)
-        if writer is not None:
-            writer.truncate_after(start)
-    start = int(jax.device_get(state.step))
-    if start > num_steps:
-        raise ValueError(f"the state is at step {start}, past num_steps={num_steps}")
-
-    def record(step: int, scalars: Mapping[str, Any], split: str) -> None:
-        history.append({"step": step, "split": split, **{k: float(v) for k, v in scalars.items()}})
-        if writer is not None:
-            writer.write_scalars(step, scalars, split)
-
-    pending: list[dict[str, jax.Array]] = []  # device metrics of steps not yet read
-    last_saved = ckpt.latest_step() if ckpt is not None else None
-    t_last, step_last = time.perf_counter(), start
-
-    def flush(step: int) -> None:
-        """Reads pending metrics, stops on NaN/Inf, logs their mean."""
-        nonlocal pending, t_last, step_last
-        if not pending:
-            return
-        values = jax.device_get(pending)
-        first = step - len(values) + 1
-        for offset, metrics in enumerate(values):
-            bad = [
-                name
-                for name in sorted(metrics, key=lambda n: (n != "loss", n))
-                if not np.all(np.isfinite(metrics[name]))
-            ]
-            if bad:
-                if ckpt is not None:
-                    ckpt.wait()
-                where = None
-                if ckpt is not None and last_saved is not None:
-                    where = f"step {last_saved} in {ckpt.directory}"
-                value = float(np.asarray(metrics[bad[0]]).ravel()[0])
-                raise NonFiniteError(bad[0], first + offset, value, where, also=bad[1:])
-        pending = []
-        means = {k: float(np.mean([m[k] for m in values])) for k in values[0]}
-        now = time.perf_counter()
-        rate = (step - step_last) / max(now - t_last, 1e-9)
-        t_last, step_last = now, step
-        record(step, {**means, "steps_per_sec": rate}, "train")
-        if progress:
-            eta = (num_steps - step) / rate if rate > 0 else float("inf")
-            log.info(
-                "step %d/%d | %.1f steps/s | ETA %s | loss %.5g",
-                step, num_steps, rate, _format_eta(eta), means.get("loss", float("nan")),
-            )  # fmt: skip
-
-    def save() -> None:
-        nonlocal last_saved
-        if ckpt is not None:
-            ckpt.save(state)
-            last_saved = int(jax.device_get(state.step))
-
-    def evaluate(step: int) -> None:
-        if eval_fn is not None:
-            record(step, dict(eval_fn(state)), "eval")
-
-    step = start
     try:
-        while step < num_steps:
-            batch = put_batch(batch_fn(step))
-            state, metrics = step_fn(state, batch)
-            pending.append(metrics)
-            step += 1
-            done = step == num_steps
-            if done or step % log_every == 0:
-                flush(step)
-            if eval_every is not None and step % eval_every == 0 and not done:
-                evaluate(step)
-            if checkpoint_every is not None and step % checkpoint_every == 0 and not done:
-                flush(step)
-                save()
-    except KeyboardInterrupt:
-        # Keep the work done so far: check what was not yet read, then save.
-        flush(step)
+        history: list[dict[str, Any]] = []
+
+        # The jitted step donates its input state; copy so the caller's arrays stay valid.
+        state = jax.tree_util.tree_map(jnp.copy, state)
+        if mesh is not None:
+            state_sharding = sharding_lib.replicated(mesh)
+            batch_sharding = sharding_lib.batch_sharded(mesh, data_axis)
+            state = jax.device_put(state, state_sharding)
+            step_fn = jax.jit(
+                train_step,
+                in_shardings=(state_sharding, batch_sharding),
+                out_shardings=(state_sharding, state_sharding),
+                donate_argnums=(0,),
+            )
+
+            def put_batch(batch: Batch) -> Batch:
+                return sharding_lib.shard_batch(batch, mesh, data_axis)
+        else:
+            step_fn = jax.jit(train_step, donate_argnums=(0,))
+
+            def put_batch(batch: Batch) -> Batch:
+                return batch
+
+        if ckpt is not None and ckpt.latest_step() is not None:
+            state = ckpt.restore(state)
+            start = int(jax.device_get(state.step))
+            log.info("resumed from %s at step %d", ckpt.directory, start)
+            if writer is not None:
+                writer.truncate_after(start)
+        start = int(jax.device_get(state.step))
+        if start > num_steps:
+            raise ValueError(f"the state is at step {start}, past num_steps={num_steps}")
+
+        def record(step: int, scalars: Mapping[str, Any], split: str) -> None:
+            history.append(
+                {"step": step, "split": split, **{k: float(v) for k, v in scalars.items()}}
+            )
+            if writer is not None:
+                writer.write_scalars(step, scalars, split)
+
+        pending: list[dict[str, jax.Array]] = []  # device metrics of steps not yet read
+        last_saved = ckpt.latest_step() if ckpt is not None else None
+        t_last, step_last = time.perf_counter(), start
+
+        def flush(step: int) -> None:
+            """Reads pending metrics, stops on NaN/Inf, logs their mean."""
+            nonlocal pending, t_last, step_last
+            if not pending:
+                return
+            values = jax.device_get(pending)
+            first = step - len(values) + 1
+            for offset, metrics in enumerate(values):
+                bad = [
+                    name
+                    for name in sorted(metrics, key=lambda n: (n != "loss", n))
+                    if not np.all(np.isfinite(metrics[name]))
+                ]
+                if bad:
+                    if ckpt is not None:
+                        ckpt.wait()
+                    where = None
+                    if ckpt is not None and last_saved is not None:
+                        where = f"step {last_saved} in {ckpt.directory}"
+                    value = float(np.asarray(metrics[bad[0]]).ravel()[0])
+                    raise NonFiniteError(bad[0], first + offset, value, where, also=bad[1:])
+            pending = []
+            means = {k: float(np.mean([m[k] for m in values])) for k in values[0]}
+            now = time.perf_counter()
+            rate = (step - step_last) / max(now - t_last, 1e-9)
+            t_last, step_last = now, step
+            record(step, {**means, "steps_per_sec": rate}, "train")
+            if progress:
+                eta = (num_steps - step) / rate if rate > 0 else float("inf")
+                log.info(
+                    "step %d/%d | %.1f steps/s | ETA %s | loss %.5g",
+                    step, num_steps, rate, _format_eta(eta), means.get("loss", float("nan")),
+                )  # fmt: skip
+
+        def save() -> None:
+            nonlocal last_saved
+            if ckpt is not None:
+                ckpt.save(state)
+                last_saved = int(jax.device_get(state.step))
+
+        def evaluate(step: int) -> None:
+            if eval_fn is not None:
+                record(step, dict(eval_fn(state)), "eval")
+
+        step = start
+        try:
+            while step < num_steps:
+                batch = put_batch(batch_fn(step))
+                state, metrics = step_fn(state, batch)
+                pending.append(metrics)
+                step += 1
+                done = step == num_steps
+                if done or step % log_every == 0:
+                    flush(step)
+                if eval_every is not None and step % eval_every == 0 and not done:
+                    evaluate(step)
+                if checkpoint_every is not None and step % checkpoint_every == 0 and not done:
+                    flush(step)
+                    save()
+        except KeyboardInterrupt:
+            # Keep the work done so far: check what was not yet read, then save.
+            flush(step)
+            save()
+            if ckpt is not None:
+                ckpt.wait()
+                log.warning("interrupted at step %d; checkpoint saved in %s", step, ckpt.directory)
+            raise
+        finally:
+            if writer is not None:
+                writer.flush()
+
+        evaluate(step)
         save()
+        return TrainResult(state, history)
+    finally:  # on success and on every error: finish writes, release threads and files
         if ckpt is not None:
             ckpt.wait()
-            log.warning("interrupted at step %d; checkpoint saved in %s", step, ckpt.directory)
-        raise
-    finally:
+            ckpt.close()
         if writer is not None:
-            writer.flush()
-
-    evaluate(step)
-    save()
-    if ckpt is not None:
-        ckpt.wait()
-        ckpt.close()
-    if writer is not None:
-        writer.close()
-    return TrainResult(state, history)
+            writer.close()
