@@ -101,6 +101,8 @@ def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, 
     for v in verdicts:
         c = v["claim"]
         lines += [f"### {c.id}: {'PASS' if v['passed'] else 'FAIL'}", "", c.statement, ""]
+        if c.notes:
+            lines += [c.notes, ""]
         if v["error"]:
             lines += [f"Experiment `{c.experiment}` crashed: `{v['error']}` "
                       f"(traceback in `{c.experiment}/error.txt`).", ""]  # fmt: skip

@@ -1,0 +1,20 @@
+"""The README's library example runs as written (with its workdir moved to a temp dir)."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_library_example_runs(tmp_path, capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    example = next(b for b in blocks if "genjax.linear.pca" in b)
+    assert '"runs/my_linear_ae"' in example
+    namespace = {}
+    exec(example.replace('"runs/my_linear_ae"', repr(str(tmp_path))), namespace)
+    assert (tmp_path / "metrics.jsonl").exists()
+    angle = float(np.degrees(namespace["angles"][0]))
+    assert 0 <= angle < 90
+    assert "largest angle to the PCA subspace" in capsys.readouterr().out
