@@ -228,7 +228,11 @@ SHARDED_SCRIPT = textwrap.dedent(
 
 
 def test_sharded_run_on_eight_cpu_devices_matches_single_device():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+        "JAX_PLATFORMS": "cpu",  # 8 simulated CPU devices, also on a machine with a GPU
+    }
     proc = subprocess.run(
         [sys.executable, "-c", SHARDED_SCRIPT],
         cwd=ROOT,

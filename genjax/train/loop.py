@@ -47,6 +47,12 @@ class TrainResult(NamedTuple):
     history: list[dict[str, Any]]  # the records that were logged, train and eval
 
 
+@jax.jit
+def _stack_metrics(metrics: list[dict[str, jax.Array]]) -> dict[str, jax.Array]:
+    """Stacks a list of per-step metric dicts into one dict of [steps, ...] arrays."""
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *metrics)
+
+
 def _format_eta(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "?"
@@ -162,24 +168,27 @@ def train(
             nonlocal pending, t_last, step_last
             if not pending:
                 return
-            values = jax.device_get(pending)
-            first = step - len(values) + 1
-            for offset, metrics in enumerate(values):
+            # One device op and one transfer per metric, not one per metric per step.
+            stacked = jax.device_get(_stack_metrics(pending))  # name -> [steps, ...]
+            first = step - len(pending) + 1
+            finite = {
+                name: np.isfinite(v).reshape(len(v), -1).all(axis=1) for name, v in stacked.items()
+            }
+            bad_steps = [i for i in range(len(pending)) if not all(f[i] for f in finite.values())]
+            if bad_steps:
+                i = bad_steps[0]
                 bad = [
-                    name
-                    for name in sorted(metrics, key=lambda n: (n != "loss", n))
-                    if not np.all(np.isfinite(metrics[name]))
+                    n for n in sorted(stacked, key=lambda n: (n != "loss", n)) if not finite[n][i]
                 ]
-                if bad:
-                    if ckpt is not None:
-                        ckpt.wait()
-                    where = None
-                    if ckpt is not None and last_saved is not None:
-                        where = f"step {last_saved} in {ckpt.directory}"
-                    value = float(np.asarray(metrics[bad[0]]).ravel()[0])
-                    raise NonFiniteError(bad[0], first + offset, value, where, also=bad[1:])
+                if ckpt is not None:
+                    ckpt.wait()
+                where = None
+                if ckpt is not None and last_saved is not None:
+                    where = f"step {last_saved} in {ckpt.directory}"
+                value = float(np.asarray(stacked[bad[0]][i]).ravel()[0])
+                raise NonFiniteError(bad[0], first + i, value, where, also=bad[1:])
             pending = []
-            means = {k: float(np.mean([m[k] for m in values])) for k in values[0]}
+            means = {k: float(np.mean(v)) for k, v in stacked.items()}
             now = time.perf_counter()
             rate = (step - step_last) / max(now - t_last, 1e-9)
             t_last, step_last = now, step
