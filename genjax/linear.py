@@ -26,6 +26,7 @@ import numpy as np
 import optax
 
 from genjax.train import LossFn, TrainState
+from genjax.train.state import update_norms
 from genjax.typing import Array, Metrics, Params, PRNGKey
 
 TIED = "tied"
@@ -268,12 +269,7 @@ def make_lbfgs_train_step(
             grads, state.opt_state, state.params, value=loss, grad=grads, value_fn=objective
         )
         params = optax.apply_updates(state.params, updates)
-        metrics = {
-            "loss": loss,
-            "grad_norm": optax.global_norm(grads),
-            "update_norm": optax.global_norm(updates),
-            "param_norm": optax.global_norm(params),
-        }
+        metrics = {"loss": loss, **update_norms(grads, updates, params)}
         return TrainState(state.step + 1, params, opt_state, state.key), metrics
 
     return train_step

@@ -44,10 +44,12 @@ class ImageDataset(NamedTuple):
 
     @property
     def num_examples(self) -> int:
+        """N, the number of images."""
         return int(self.images.shape[0])
 
     @property
     def image_shape(self) -> tuple[int, ...]:
+        """(H, W) of one image."""
         return tuple(self.images.shape[1:])
 
     def flat(self) -> np.ndarray:

@@ -40,9 +40,11 @@ class Checkpointer:
         )
 
     def latest_step(self) -> int | None:
+        """The newest saved step, or None when there is no checkpoint."""
         return self._manager.latest_step()
 
     def save(self, state: TrainState) -> None:
+        """Saves `state` under its step (asynchronously; a step already saved is skipped)."""
         step = int(jax.device_get(state.step))
         if self._manager.latest_step() == step:
             return
@@ -78,7 +80,9 @@ class Checkpointer:
             )
 
     def wait(self) -> None:
+        """Blocks until pending saves are on disk."""
         self._manager.wait_until_finished()
 
     def close(self) -> None:
+        """Finishes pending saves and releases the manager's threads."""
         self._manager.close()

@@ -43,6 +43,8 @@ class NonFiniteError(FloatingPointError):
 
 
 class TrainResult(NamedTuple):
+    """What `train` returns: the final state and every logged record."""
+
     state: TrainState
     history: list[dict[str, Any]]  # the records that were logged, train and eval
 

@@ -7,8 +7,6 @@ axis; XLA inserts the gradient all-reduce. On several hosts, call
 
 from __future__ import annotations
 
-import math
-
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -28,10 +26,12 @@ def data_mesh(num_devices: int | None = None, axis_name: str = DATA_AXIS) -> Mes
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
+    """The sharding that keeps a full copy on every device of `mesh` (the train state)."""
     return NamedSharding(mesh, PartitionSpec())
 
 
 def batch_sharded(mesh: Mesh, axis_name: str = DATA_AXIS) -> NamedSharding:
+    """The sharding that splits the leading (batch) axis over `axis_name`."""
     if axis_name not in mesh.axis_names:
         raise ValueError(f"mesh has no axis {axis_name!r}; its axes are {mesh.axis_names}")
     return NamedSharding(mesh, PartitionSpec(axis_name))
@@ -46,7 +46,7 @@ def shard_batch(batch: ArrayTree, mesh: Mesh, axis_name: str = DATA_AXIS) -> Arr
     sharding = batch_sharded(mesh, axis_name)
     n_shards = mesh.shape[axis_name]
 
-    def put(x):
+    def put(x: np.ndarray) -> jax.Array:
         x = np.asarray(x)
         global_size = x.shape[0] * jax.process_count()
         if x.ndim == 0 or global_size % n_shards:
@@ -57,11 +57,3 @@ def shard_batch(batch: ArrayTree, mesh: Mesh, axis_name: str = DATA_AXIS) -> Arr
         return jax.make_array_from_process_local_data(sharding, x)
 
     return jax.tree_util.tree_map(put, batch)
-
-
-def global_batch_size(local_batch_size: int) -> int:
-    return local_batch_size * jax.process_count()
-
-
-def num_data_shards(mesh: Mesh | None, axis_name: str = DATA_AXIS) -> int:
-    return 1 if mesh is None else math.prod(mesh.shape[a] for a in (axis_name,))

@@ -32,7 +32,9 @@ class TrainState(NamedTuple):
     key: PRNGKey
 
 
-def create_train_state(params: Params, optimizer: optax.GradientTransformation, key: PRNGKey):
+def create_train_state(
+    params: Params, optimizer: optax.GradientTransformation, key: PRNGKey
+) -> TrainState:
     """A fresh `TrainState` at step 0."""
     return TrainState(
         step=jnp.zeros((), jnp.int32),
@@ -40,6 +42,15 @@ def create_train_state(params: Params, optimizer: optax.GradientTransformation, 
         opt_state=optimizer.init(params),
         key=key,
     )
+
+
+def update_norms(grads: Params, updates: Params, params: Params) -> Metrics:
+    """Global norms of the gradient, the update and the new parameters (logged every step)."""
+    return {
+        "grad_norm": optax.global_norm(grads),
+        "update_norm": optax.global_norm(updates),
+        "param_norm": optax.global_norm(params),
+    }
 
 
 def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation) -> TrainStep:
@@ -62,13 +73,7 @@ def make_train_step(loss_fn: LossFn, optimizer: optax.GradientTransformation) ->
         (loss, metrics), grads = grad_fn(state.params, batch, step_key)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {
-            "loss": loss,
-            **metrics,
-            "grad_norm": optax.global_norm(grads),
-            "update_norm": optax.global_norm(updates),
-            "param_norm": optax.global_norm(params),
-        }
+        metrics = {"loss": loss, **metrics, **update_norms(grads, updates, params)}
         new_state = TrainState(state.step + 1, params, opt_state, state.key)
         return new_state, metrics
 

@@ -42,6 +42,7 @@ class MetricWriter:
                 f.write(json.dumps(r) + "\n")
 
     def write_scalars(self, step: int, scalars: Mapping[str, Any], split: str = "train") -> None:
+        """Appends one record to the JSONL file and each finite scalar to TensorBoard."""
         record = {"step": int(step), "split": split}
         record.update({k: _to_float(v) for k, v in scalars.items()})
         with open(self.path, "a") as f:
@@ -52,10 +53,12 @@ class MetricWriter:
                     self._tb.add_scalar(f"{split}/{name}", value, global_step=int(step))
 
     def flush(self) -> None:
+        """Pushes buffered TensorBoard events to disk."""
         if self._tb is not None:
             self._tb.flush()
 
     def close(self) -> None:
+        """Flushes and closes the TensorBoard writer."""
         if self._tb is not None:
             self._tb.close()
             self._tb = None
