@@ -1,16 +1,19 @@
 """The claim registry: each claim id of SEED_NOTES.md, the experiment that shows it, its criteria.
 
 `experiments.reproduce` runs every experiment named here once and checks each
-criterion against that experiment's `metrics.json`. A later issue registers
-its claims by appending to `CLAIMS`.
+criterion against that experiment's `metrics.json`. The autoencoder claims
+(1.1, 1.2) are defined here; each later group registers its claims in a module
+`experiments/claims_<group>.py` that defines `CLAIMS: list[Claim]`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import operator
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -179,6 +182,13 @@ CLAIMS: list[Claim] = [
         ),
     ),
 ]  # fmt: skip
+
+
+# Each later claim group lives in its own module, `experiments/claims_<group>.py`,
+# defining `CLAIMS: list[Claim]`; they are gathered here in claim-id order.
+for _path in sorted(Path(__file__).parent.glob("claims_*.py")):
+    CLAIMS.extend(importlib.import_module(f"experiments.{_path.stem}").CLAIMS)
+CLAIMS.sort(key=lambda c: tuple(int(p) for p in c.id.split(".")))
 
 
 def experiments_in(claims: list[Claim]) -> list[str]:
