@@ -9,10 +9,12 @@ Submodules, one per idea of the source material (claim ids in brackets):
 - `genjax.linear`: PCA, the linear autoencoder, principal angles [1.1].
 - `genjax.autoencoder`: the nonlinear autoencoder and its latent-space probes [1.2].
 - `genjax.classifier`: the digit classifier that judges decoded images [1.2].
+- `genjax.gan`: GAN losses, optimal D and divergences, exact Wasserstein-1,
+  minibatch discrimination, the unrolled generator loss, WGAN / WGAN-GP [2.1-2.5].
 """
 
-from genjax import autoencoder, classifier, data, linear, nn, train
+from genjax import autoencoder, classifier, data, gan, linear, nn, train
 
 __version__ = "0.1.0"
 
-__all__ = ["autoencoder", "classifier", "data", "linear", "nn", "train", "__version__"]
+__all__ = ["autoencoder", "classifier", "data", "gan", "linear", "nn", "train", "__version__"]

@@ -1,0 +1,55 @@
+"""GANs: losses (2.1, 2.2), optimal D and divergences (2.3), minibatch discrimination and
+unrolled GANs (2.4), Wasserstein GANs (2.5)."""
+
+from genjax.gan.divergences import (
+    js_divergence,
+    kl_divergence,
+    optimal_discriminator,
+    value_on_grid,
+    wasserstein_1d,
+    wasserstein_exact,
+)
+from genjax.gan.losses import (
+    discriminator_loss,
+    gan_value,
+    nonsaturating_generator_loss,
+    saturating_generator_loss,
+)
+from genjax.gan.minibatch import MinibatchDiscrimination, minibatch_features
+from genjax.gan.unrolled import (
+    discriminator_step,
+    unrolled_discriminator,
+    unrolled_generator_loss,
+)
+from genjax.gan.wgan import (
+    clip_weights,
+    gradient_penalty,
+    safe_norm,
+    weight_clipping,
+    wgan_critic_loss,
+    wgan_generator_loss,
+)
+
+__all__ = [
+    "MinibatchDiscrimination",
+    "clip_weights",
+    "discriminator_loss",
+    "discriminator_step",
+    "gan_value",
+    "gradient_penalty",
+    "js_divergence",
+    "kl_divergence",
+    "minibatch_features",
+    "nonsaturating_generator_loss",
+    "optimal_discriminator",
+    "safe_norm",
+    "saturating_generator_loss",
+    "unrolled_discriminator",
+    "unrolled_generator_loss",
+    "value_on_grid",
+    "wasserstein_1d",
+    "wasserstein_exact",
+    "weight_clipping",
+    "wgan_critic_loss",
+    "wgan_generator_loss",
+]

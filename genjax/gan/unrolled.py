@@ -1,0 +1,153 @@
+"""Unrolled GAN (Metz et al. 2017): G's loss after k simulated discriminator updates (2.4).
+
+The k optax updates of the discriminator are an ordinary, differentiable
+inner loop: `jax.grad` of the returned loss w.r.t. the generator's parameters
+back-propagates through all of them (like BPTT through an RNN whose "cell" is
+one optimizer step), so the generator sees how the discriminator would react.
+The real discriminator is still updated one step at a time, outside.
+
+Differentiating through Adam: Adam divides by sqrt(nu); where a gradient
+entry is exactly 0, d sqrt(nu)/d nu = inf meets d nu = 0 and gives NaN. Give
+the discriminator's optimizer `eps_root > 0` (e.g. `optax.adam(lr, b1=0.5,
+eps_root=1e-8)`), which optax provides for exactly this (meta-learning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import numpy as np
+import optax
+
+from genjax.gan.losses import discriminator_loss, nonsaturating_generator_loss
+from genjax.typing import Array, Params
+
+Generate = Callable[[Params, Array], Array]  # (gen_params, noise [B, z]) -> samples [B, ...]
+Discriminate = Callable[[Params, Array], Array]  # (disc_params, x [B, ...]) -> logits [B]
+
+
+def discriminator_step(
+    disc_params: Params,
+    disc_opt_state: optax.OptState,
+    gen_params: Params,
+    real: Array,
+    noise: Array,
+    *,
+    generate: Generate,
+    discriminate: Discriminate,
+    disc_optimizer: optax.GradientTransformation,
+) -> tuple[Params, optax.OptState, Array]:
+    """One optax update of D on `discriminator_loss`; differentiable w.r.t. `gen_params` too.
+
+    Returns:
+      (new disc params, new optimizer state, the loss before the update).
+    """
+
+    def loss_fn(dp: Params) -> Array:
+        fake = generate(gen_params, noise)
+        return discriminator_loss(discriminate(dp, real), discriminate(dp, fake))
+
+    loss, grads = jax.value_and_grad(loss_fn)(disc_params)
+    updates, disc_opt_state = disc_optimizer.update(grads, disc_opt_state, disc_params)
+    return optax.apply_updates(disc_params, updates), disc_opt_state, loss
+
+
+def unrolled_discriminator(
+    gen_params: Params,
+    disc_params: Params,
+    disc_opt_state: optax.OptState,
+    real_batches: Array,
+    unroll_noise: Array,
+    *,
+    generate: Generate,
+    discriminate: Discriminate,
+    disc_optimizer: optax.GradientTransformation,
+    use_scan: bool = False,
+) -> Params:
+    """D's parameters after k = len(real_batches) simulated updates, as a function of G's.
+
+    Args:
+      real_batches: [k, B, ...] the data batch of each simulated update.
+      unroll_noise: [k, B, z] the generator noise of each simulated update.
+      use_scan: `lax.scan` over the k updates (compile time flat in k) instead
+        of a Python loop unrolled at trace time (faster to run for small k).
+    """
+    k = np.shape(real_batches)[0]
+    if np.shape(unroll_noise)[0] != k:
+        raise ValueError(
+            f"real_batches and unroll_noise need the same number of unroll steps k, got "
+            f"{k} and {np.shape(unroll_noise)[0]}"
+        )
+    step = jax.tree_util.Partial(
+        discriminator_step,
+        generate=generate,
+        discriminate=discriminate,
+        disc_optimizer=disc_optimizer,
+    )
+    if use_scan:
+
+        def body(carry, batch):
+            dp, opt_state = carry
+            real, noise = batch
+            dp, opt_state, _ = step(dp, opt_state, gen_params, real, noise)
+            return (dp, opt_state), None
+
+        (disc_params, _), _ = jax.lax.scan(
+            body, (disc_params, disc_opt_state), (real_batches, unroll_noise)
+        )
+        return disc_params
+    for i in range(k):
+        disc_params, disc_opt_state, _ = step(
+            disc_params, disc_opt_state, gen_params, real_batches[i], unroll_noise[i]
+        )
+    return disc_params
+
+
+def unrolled_generator_loss(
+    gen_params: Params,
+    disc_params: Params,
+    disc_opt_state: optax.OptState,
+    real_batches: Array,
+    unroll_noise: Array,
+    noise: Array,
+    *,
+    generate: Generate,
+    discriminate: Discriminate,
+    disc_optimizer: optax.GradientTransformation,
+    generator_loss: Callable[[Array], Array] = nonsaturating_generator_loss,
+    stop_unroll_gradient: bool = False,
+    use_scan: bool = False,
+) -> Array:
+    """G's loss against D after k simulated updates (Metz et al. 2017, eq. 6-7).
+
+    `jax.grad` w.r.t. `gen_params` flows through all k updates. With k = 0 it is
+    `generator_loss(discriminate(disc_params, generate(gen_params, noise)))`.
+
+    Args:
+      gen_params, disc_params, disc_opt_state: the current G, D and D's optimizer state.
+      real_batches: [k, B, ...] data for the k simulated D updates.
+      unroll_noise: [k, B, z] generator noise for the k simulated D updates.
+      noise: [B, z] generator noise for the generator's loss itself.
+      generate: `(gen_params, noise) -> samples`.
+      discriminate: `(disc_params, x) -> logits [B]`.
+      disc_optimizer: D's optax optimizer (use `eps_root > 0` for Adam; see module doc).
+      generator_loss: a loss of D's logits on fakes, e.g. `nonsaturating_generator_loss`.
+      stop_unroll_gradient: the ablation: G is scored against the unrolled D but
+        no gradient flows through the k updates (only through G's own samples).
+      use_scan: see `unrolled_discriminator`.
+    """
+    unrolled = unrolled_discriminator(
+        gen_params,
+        disc_params,
+        disc_opt_state,
+        real_batches,
+        unroll_noise,
+        generate=generate,
+        discriminate=discriminate,
+        disc_optimizer=disc_optimizer,
+        use_scan=use_scan,
+    )
+    if stop_unroll_gradient:
+        unrolled = jax.lax.stop_gradient(unrolled)
+    return generator_loss(discriminate(unrolled, generate(gen_params, noise)))

@@ -1,0 +1,197 @@
+"""genjax.gan training pieces: WGAN losses, gradient penalty, weight clipping, minibatch
+discrimination and the unrolled generator loss (claims 2.4, 2.5)."""
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.test_util import check_grads
+
+from genjax import gan
+
+
+def test_wgan_losses():
+    real, fake = jnp.array([1.0, 2.0, 3.0]), jnp.array([0.5, -0.5])
+    np.testing.assert_allclose(gan.wgan_critic_loss(real, fake), 0.0 - 2.0)
+    np.testing.assert_allclose(gan.wgan_generator_loss(fake), 0.0)
+    with pytest.raises(ValueError, match="real_scores must have shape"):
+        gan.wgan_critic_loss(jnp.zeros((3, 2)), fake)
+
+
+def linear_critic(w):
+    return lambda x: x @ w  # [B, 2] -> [B]; input gradient w everywhere
+
+
+def test_gradient_penalty_closed_form_for_a_linear_critic():
+    w = jnp.array([3.0, 4.0])  # ||grad|| = 5 at every point
+    real = jax.random.normal(jax.random.PRNGKey(0), (16, 2))
+    fake = jax.random.normal(jax.random.PRNGKey(1), (16, 2))
+    gp = gan.gradient_penalty(linear_critic(w), real, fake, jax.random.PRNGKey(2))
+    np.testing.assert_allclose(gp, (5.0 - 1.0) ** 2, rtol=1e-6)
+
+
+def test_gradient_penalty_is_finite_when_real_equals_fake_and_gradient_is_zero():
+    x = jax.random.normal(jax.random.PRNGKey(0), (8, 2))
+    key = jax.random.PRNGKey(1)
+    # A critic whose input gradient is exactly zero: the norm's gradient must not be NaN.
+    zero_critic = lambda w: lambda x: jnp.sum(w) * jnp.zeros(x.shape[0])  # noqa: E731
+    grad_w = jax.grad(lambda w: gan.gradient_penalty(zero_critic(w), x, x, key))(jnp.ones(2))
+    chex.assert_tree_all_finite(grad_w)
+    mlp = nn.Sequential([nn.Dense(8), nn.relu, nn.Dense(1)])
+    params = mlp.init(jax.random.PRNGKey(2), x)
+    loss = lambda p: gan.gradient_penalty(lambda z: mlp.apply(p, z)[:, 0], x, x, key)  # noqa: E731
+    value, grads = jax.value_and_grad(loss)(params)
+    assert np.isfinite(value)
+    chex.assert_tree_all_finite(grads)
+    np.testing.assert_array_equal(jax.grad(lambda v: gan.safe_norm(v))(jnp.zeros(3)), 0.0)
+    np.testing.assert_allclose(gan.safe_norm(jnp.array([3.0, 4.0])), 5.0)
+
+
+def test_weight_clipping_function_and_optax_transform_agree():
+    params = {"a": jnp.array([0.5, -0.02, 0.005]), "b": jnp.array([[0.3]])}
+    np.testing.assert_allclose(gan.clip_weights(params, 0.01)["a"], [0.01, -0.01, 0.005])
+    opt = optax.chain(optax.sgd(0.1), gan.weight_clipping(0.01))
+    grads = {"a": jnp.array([1.0, -1.0, 0.01]), "b": jnp.array([[-2.0]])}
+    updates, _ = opt.update(grads, opt.init(params), params)
+    new = optax.apply_updates(params, updates)
+    expected = gan.clip_weights(jax.tree.map(lambda p, g: p - 0.1 * g, params, grads), 0.01)
+    chex.assert_trees_all_close(new, expected, atol=1e-7)
+    with pytest.raises(ValueError, match="needs params"):
+        gan.weight_clipping(0.01).update(grads, (), None)
+    with pytest.raises(ValueError, match="clip_value must be positive"):
+        gan.weight_clipping(0.0)
+
+
+def test_minibatch_features_match_a_loop_and_exclude_self():
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(5, 3, 4))
+    expected = np.zeros((5, 3))
+    for i in range(5):
+        for j in range(5):
+            if i != j:
+                expected[i] += np.exp(-np.abs(m[i] - m[j]).sum(-1))
+    np.testing.assert_allclose(gan.minibatch_features(jnp.asarray(m)), expected, rtol=1e-5)
+    # Identical samples: each sees the other N - 1 at distance 0.
+    same = jnp.ones((6, 2, 3))
+    np.testing.assert_allclose(gan.minibatch_features(same), 5.0)
+
+
+def test_minibatch_discrimination_layer():
+    layer = gan.MinibatchDiscrimination(num_kernels=7, kernel_dim=3)
+    x = jax.random.normal(jax.random.PRNGKey(0), (10, 4))
+    params = layer.init(jax.random.PRNGKey(1), x)
+    out = layer.apply(params, x)
+    chex.assert_shape(out, (10, 11))
+    np.testing.assert_array_equal(out[:, :4], x)
+    t = params["params"]["T"]
+    manual = gan.minibatch_features((x @ t).reshape(10, 7, 3))
+    np.testing.assert_allclose(out[:, 4:], manual, rtol=1e-6)
+    with pytest.raises(ValueError, match="x must be"):
+        layer.apply(params, x[0])
+
+
+# A tiny generator and discriminator for the unrolled loss.
+def generate(gp, z):
+    return jnp.tanh(z @ gp["w1"]) @ gp["w2"]  # [B, 2] -> [B, 2]
+
+
+def discriminate(dp, x):
+    return jnp.tanh(x @ dp["v1"] + dp["c1"][None, :]) @ dp["v2"]  # [B, 2] -> [B]
+
+
+def tiny_problem(k, dtype=jnp.float32):
+    keys = jax.random.split(jax.random.PRNGKey(0), 8)
+    gp = {
+        "w1": jax.random.normal(keys[0], (2, 6), dtype),
+        "w2": jax.random.normal(keys[1], (6, 2), dtype) * 0.5,
+    }
+    dp = {
+        "v1": jax.random.normal(keys[2], (2, 5), dtype),
+        "c1": jnp.zeros(5, dtype),
+        "v2": jax.random.normal(keys[3], (5,), dtype),
+    }
+    real = jax.random.normal(keys[4], (k, 16, 2), dtype) + 2.0
+    unroll_noise = jax.random.normal(keys[5], (k, 16, 2), dtype)
+    noise = jax.random.normal(keys[6], (16, 2), dtype)
+    return gp, dp, real, unroll_noise, noise
+
+
+def loss_fn(k, opt, **kwargs):
+    gp, dp, real, unroll_noise, noise = tiny_problem(k)
+    opt_state = opt.init(dp)
+
+    def f(gen_params):
+        return gan.unrolled_generator_loss(
+            gen_params,
+            dp,
+            opt_state,
+            real,
+            unroll_noise,
+            noise,
+            generate=generate,
+            discriminate=discriminate,
+            disc_optimizer=opt,
+            **kwargs,
+        )
+
+    return jax.jit(f), gp, dp
+
+
+def test_unrolled_loss_with_k0_is_the_plain_generator_loss():
+    opt = optax.adam(1e-2, eps_root=1e-8)
+    f, gp, dp = loss_fn(0, opt)
+    _, _, _, _, noise = tiny_problem(0)
+    plain = lambda g: gan.nonsaturating_generator_loss(discriminate(dp, generate(g, noise)))  # noqa: E731
+    np.testing.assert_allclose(f(gp), plain(gp), rtol=1e-6)
+    # f is jitted, plain is not: float32 reassociation differs at ~1e-6 relative.
+    chex.assert_trees_all_close(jax.grad(f)(gp), jax.grad(plain)(gp), rtol=1e-5, atol=1e-8)
+
+
+def test_unrolled_gradient_flows_through_the_updates():
+    opt = optax.adam(0.1, b1=0.5, eps_root=1e-8)
+    f, gp, _ = loss_fn(5, opt)
+    f_stopped, _, _ = loss_fn(5, opt, stop_unroll_gradient=True)
+    np.testing.assert_allclose(f(gp), f_stopped(gp), rtol=1e-6)  # same value...
+    g, g_stopped = jax.grad(f)(gp), jax.grad(f_stopped)(gp)
+    diff = optax.global_norm(jax.tree.map(jnp.subtract, g, g_stopped))
+    assert diff > 1e-3 * optax.global_norm(g)  # ...different gradients
+    chex.assert_tree_all_finite(g)
+
+
+def test_unrolled_loop_and_scan_agree():
+    opt = optax.adam(0.1, b1=0.5, eps_root=1e-8)
+    f_loop, gp, _ = loss_fn(4, opt)
+    f_scan, _, _ = loss_fn(4, opt, use_scan=True)
+    np.testing.assert_allclose(f_loop(gp), f_scan(gp), rtol=1e-5)
+    chex.assert_trees_all_close(jax.grad(f_loop)(gp), jax.grad(f_scan)(gp), rtol=1e-4, atol=1e-6)
+
+
+def test_unrolled_gradient_matches_finite_differences():
+    with jax.enable_x64(True):
+        opt = optax.sgd(0.3)  # smooth in its inputs, so central differences are exact to O(h^2)
+        gp, dp, real, unroll_noise, noise = tiny_problem(3, jnp.float64)
+        opt_state = opt.init(dp)
+
+        def f(gen_params):
+            return gan.unrolled_generator_loss(
+                gen_params, dp, opt_state, real, unroll_noise, noise,
+                generate=generate, discriminate=discriminate, disc_optimizer=opt,
+            )  # fmt: skip
+
+        check_grads(jax.jit(f), (gp,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
+        opt = optax.adam(0.05, eps_root=1e-8)
+        opt_state = opt.init(dp)
+        check_grads(jax.jit(f), (gp,), order=1, modes=["rev"], atol=1e-5, rtol=1e-5)
+
+
+def test_unrolled_bad_input():
+    opt = optax.sgd(0.1)
+    gp, dp, real, unroll_noise, noise = tiny_problem(3)
+    with pytest.raises(ValueError, match="same number of unroll steps"):
+        gan.unrolled_generator_loss(
+            gp, dp, opt.init(dp), real, unroll_noise[:2], noise,
+            generate=generate, discriminate=discriminate, disc_optimizer=opt,
+        )  # fmt: skip
