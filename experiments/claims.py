@@ -33,6 +33,7 @@ class Criterion:
       threshold: the number on the right.
       minus: optional second metric subtracted from `metric` (for "a clearly above b").
       why: one line that says what the comparison shows.
+      experiment: where the metric comes from, when not the claim's own experiment.
     """
 
     metric: str
@@ -40,6 +41,7 @@ class Criterion:
     threshold: float
     minus: str | None = None
     why: str = ""
+    experiment: str | None = None
 
     def __post_init__(self):
         if self.op not in _OPS:
@@ -195,6 +197,7 @@ def experiments_in(claims: list[Claim]) -> list[str]:
     """The experiments the claims need, each once, in registry order."""
     seen: list[str] = []
     for claim in claims:
-        if claim.experiment not in seen:
-            seen.append(claim.experiment)
+        for name in [claim.experiment] + [c.experiment for c in claim.criteria if c.experiment]:
+            if name not in seen:
+                seen.append(name)
     return seen

@@ -71,13 +71,16 @@ def evaluate_claims(claims: list[claims_lib.Claim], results: dict[str, dict]) ->
     """One entry per claim with the per-criterion rows and the overall verdict."""
     out = []
     for claim in claims:
-        result = results[claim.experiment]
-        rows = []
+        rows, errors = [], []
         for criterion in claim.criteria:
+            result = results[criterion.experiment or claim.experiment]
+            if result["error"] and result["error"] not in errors:
+                errors.append(result["error"])
             value, passed = criterion.check(result["metrics"])
             rows.append({"criterion": criterion, "value": value, "passed": passed})
-        passed = result["error"] is None and all(r["passed"] for r in rows)
-        out.append({"claim": claim, "rows": rows, "passed": passed, "error": result["error"]})
+        error = "; ".join(errors) or None
+        passed = error is None and all(r["passed"] for r in rows)
+        out.append({"claim": claim, "rows": rows, "passed": passed, "error": error})
     return out
 
 
@@ -104,13 +107,14 @@ def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, 
         if c.notes:
             lines += [c.notes, ""]
         if v["error"]:
-            lines += [f"Experiment `{c.experiment}` crashed: `{v['error']}` "
-                      f"(traceback in `{c.experiment}/error.txt`).", ""]  # fmt: skip
+            lines += [f"An experiment crashed: `{v['error']}` "
+                      f"(traceback in `<experiment>/error.txt`).", ""]  # fmt: skip
         lines += ["| metric | measured | criterion | result | why |", "|---|---|---|---|---|"]
         for r in v["rows"]:
             crit = r["criterion"]
+            source = f" ({crit.experiment})" if crit.experiment else ""
             lines.append(
-                f"| `{crit.lhs}` | {_fmt(r['value'])} | {crit.op} {crit.threshold:g} | "
+                f"| `{crit.lhs}`{source} | {_fmt(r['value'])} | {crit.op} {crit.threshold:g} | "
                 f"{'PASS' if r['passed'] else 'FAIL'} | {crit.why} |"
             )
         extras = [f"experiment `python -m experiments.{c.experiment}` "

@@ -67,6 +67,12 @@ def fake_registry(monkeypatch):
         claims_lib.Claim("9.1", "x is small", "fake_good", (C("x", "<", 1.0),)),
         claims_lib.Claim("9.2", "y is big", "fake_good", (C("y", ">", 1.0), C("x", "<", 10.0))),
         claims_lib.Claim("9.3", "crashes", "fake_bad", (C("z", ">", 0.0),)),
+        claims_lib.Claim(
+            "9.4",
+            "two sources",
+            "fake_good",
+            (C("y", ">", 1.0), C("z", ">", 0.0, experiment="fake_bad")),
+        ),
     ]
     monkeypatch.setattr(claims_lib, "CLAIMS", registry)
     return registry
@@ -76,7 +82,9 @@ def test_report_marks_pass_fail_and_crashes(tmp_path, fake_registry):
     ok = reproduce.reproduce(tmp_path, "quick")
     assert ok is False  # 9.3 crashed
     report = (tmp_path / "REPORT.md").read_text()
-    assert "**2/3 claims pass.**" in report
+    assert "**2/4 claims pass.**" in report
+    assert "| 9.4 | FAIL | two sources |" in report  # its second criterion's experiment crashed
+    assert "`z` (fake_bad) | missing" in report
     assert "| 9.1 | PASS | x is small |" in report
     assert "| 9.3 | FAIL | crashes |" in report
     assert "RuntimeError: boom" in report
@@ -86,6 +94,7 @@ def test_report_marks_pass_fail_and_crashes(tmp_path, fake_registry):
 
 def test_full_profile_and_claim_selection(tmp_path, fake_registry):
     # The full profile's x = 3 breaks claim 9.1 only; fake_bad is not run at all.
+    assert claims_lib.experiments_in(claims_lib.CLAIMS) == ["fake_good", "fake_bad"]
     assert reproduce.reproduce(tmp_path, "full", "9.2") is True
     assert reproduce.reproduce(tmp_path, "full", "9.1,9.2") is False
     assert not (tmp_path / "fake_bad").exists()

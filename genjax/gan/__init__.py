@@ -16,6 +16,8 @@ from genjax.gan.losses import (
     saturating_generator_loss,
 )
 from genjax.gan.minibatch import MinibatchDiscrimination, minibatch_features
+from genjax.gan.models import Discriminator, Generator
+from genjax.gan.training import init_gan_state, make_gan_train_step
 from genjax.gan.unrolled import (
     discriminator_step,
     unrolled_discriminator,
@@ -23,6 +25,7 @@ from genjax.gan.unrolled import (
 )
 from genjax.gan.wgan import (
     clip_weights,
+    estimate_w1_with_critic,
     gradient_penalty,
     safe_norm,
     weight_clipping,
@@ -31,14 +34,19 @@ from genjax.gan.wgan import (
 )
 
 __all__ = [
+    "Discriminator",
+    "Generator",
     "MinibatchDiscrimination",
     "clip_weights",
     "discriminator_loss",
     "discriminator_step",
+    "estimate_w1_with_critic",
     "gan_value",
     "gradient_penalty",
+    "init_gan_state",
     "js_divergence",
     "kl_divergence",
+    "make_gan_train_step",
     "minibatch_features",
     "nonsaturating_generator_loss",
     "optimal_discriminator",
