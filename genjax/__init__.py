@@ -11,10 +11,23 @@ Submodules, one per idea of the source material (claim ids in brackets):
 - `genjax.classifier`: the digit classifier that judges decoded images [1.2].
 - `genjax.gan`: GAN losses, optimal D and divergences, exact Wasserstein-1,
   minibatch discrimination, the unrolled generator loss, WGAN / WGAN-GP [2.1-2.5].
+- `genjax.rnn`: tanh RNN / LSTM / GRU cells, scan unrolling with masking,
+  bidirectional and stacked networks, the four architectures, hand BPTT,
+  Jacobian analysis, clipping, truncated BPTT [3.1-3.6].
 """
 
-from genjax import autoencoder, classifier, data, gan, linear, nn, train
+from genjax import autoencoder, classifier, data, gan, linear, nn, rnn, train
 
 __version__ = "0.1.0"
 
-__all__ = ["autoencoder", "classifier", "data", "gan", "linear", "nn", "train", "__version__"]
+__all__ = [
+    "autoencoder",
+    "classifier",
+    "data",
+    "gan",
+    "linear",
+    "nn",
+    "rnn",
+    "train",
+    "__version__",
+]

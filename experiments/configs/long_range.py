@@ -1,0 +1,49 @@
+"""Claims 3.4-3.6 on long-range tasks: adding problem and copy task; tanh RNN vs LSTM vs GRU.
+
+    python -m experiments.long_range --workdir runs/long_range
+    python -m experiments.long_range --workdir runs/long_range_quick \\
+        --config=experiments/configs/long_range.py:quick
+
+'quick' (the main job's profile, about a minute on 2 cores): the adding problem at
+T = 50 only. 'full': adding at T in {50, 200, 600} and the copy task (hours on CPU).
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from experiments import common
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    """The config for profile `arg` ('quick' or 'full', default 'full')."""
+    profile = common.parse_profile(arg)
+    quick = profile == "quick"
+    config = ml_collections.ConfigDict()
+    config.profile = profile
+    config.seed = 0
+    config.lengths = (50,) if quick else (50, 200, 600)
+    config.cells = ("tanh", "lstm", "gru")
+    config.hidden_dim = 32 if quick else 128
+    config.batch_size = 64
+    config.num_seeds = 2 if quick else 5  # per (cell, clip setting); all runs vmapped together
+    # Main comparison: Adam, with and without clipping by global norm.
+    config.learning_rate = 1e-2 if quick else 2e-3
+    config.clip_norm = 1.0
+    config.adding_steps = 400 if quick else 10000
+    # 3.5: markers more than K steps before the end; truncated (window K) vs full BPTT.
+    config.tbptt_window = 10
+    config.tbptt_seeds = 2 if quick else 5
+    # Clipping study: plain SGD on the tanh RNN, where exploding gradients do damage.
+    config.sgd_cell = "tanh"
+    config.sgd_learning_rate = 0.5
+    config.sgd_seeds = 8
+    config.sgd_steps = 200 if quick else 2000
+    # Copy task (full profile only).
+    config.copy_lengths = () if quick else (50, 100)
+    config.copy_steps = 20000
+    config.copy_learning_rate = 1e-3
+    config.divergence_factor = 2.0  # diverged: non-finite, or test loss > factor * baseline
+    config.test_size = 1000
+    config.log_every = 100
+    return config

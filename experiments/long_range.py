@@ -1,0 +1,219 @@
+"""Claims 3.4-3.6: the adding problem and the copy task; tanh RNN vs LSTM vs GRU.
+
+Each group of runs of one (task, T, cell) trains together in one compiled step
+(`genjax.rnn.training`): seeds x {no clipping, clipping by global norm}, each
+run drawing its own batches. A run whose loss or parameters become non-finite is
+frozen and counted as diverged, as is a run whose final test loss exceeds
+`divergence_factor` x the input-ignoring baseline. Test losses are medians over
+the seeds that did not diverge (NaN if all did).
+
+- 3.6: Adam on the standard adding problem (one marker in each half).
+- 3.5: an adding problem whose markers all lie more than K = tbptt_window steps
+  before the end (`tasks.adding_batch(min_lag=K)`): the LSTM trained with
+  truncated BPTT of window K (`..._lstm_tbptt_...`) against the same LSTM with
+  full BPTT on the same data (`..._lstm_far_full_...`, the control; it trains
+  inside the LSTM's group, which needs the 'lstm' cell in config.cells).
+- 3.4: plain SGD on the tanh RNN, where exploding gradients do damage (Adam
+  rescales each coordinate and hides most of it): divergences over seeds with
+  and without clipping.
+- Copy task (full profile): memoryless baseline 10 log 8 / (T + 20).
+
+Metrics: adding_T{T}_{cell}_test_mse[_clip], adding_T{T}_{cell}_diverged[_clip],
+adding_T{T}_lstm_tbptt_test_mse, adding_T{T}_lstm_far_full_test_mse,
+adding_T{T}_sgd_{cell}_diverged[_clip], copy_T{T}_{cell}_test_xent[_clip],
+copy_T{T}_lstm_tbptt_test_xent, baselines, seconds per group.
+
+    python -m experiments.long_range --workdir runs/long_range_quick \\
+        --config=experiments/configs/long_range.py:quick
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from experiments import common
+from genjax.rnn import architectures as arch
+from genjax.rnn import tasks, training
+from genjax.rnn.cells import CELL_NAMES
+from genjax.train import train
+
+log = logging.getLogger("genjax")
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Raises `common.ConfigError` naming the first field that cannot work."""
+    common.require_positive(
+        config, "hidden_dim", "batch_size", "num_seeds", "learning_rate", "clip_norm",
+        "adding_steps", "tbptt_window", "tbptt_seeds", "sgd_learning_rate", "sgd_seeds",
+        "sgd_steps", "divergence_factor", "test_size", "log_every",
+    )  # fmt: skip
+    if not config.lengths or any(not isinstance(t, int) or t < 2 for t in config.lengths):
+        raise common.ConfigError(f"config.lengths must be integers >= 2, got {config.lengths}")
+    if any(t < config.tbptt_window + 2 for t in config.lengths):
+        raise common.ConfigError("config.lengths must all be >= config.tbptt_window + 2")
+    if any(not isinstance(t, int) or t < 1 for t in config.copy_lengths):
+        raise common.ConfigError(
+            f"config.copy_lengths must be integers >= 1, got {config.copy_lengths}"
+        )
+    if config.copy_lengths:
+        common.require_positive(config, "copy_steps", "copy_learning_rate")
+    if not config.cells or any(c not in CELL_NAMES for c in config.cells):
+        raise common.ConfigError(f"config.cells must be a subset of {CELL_NAMES}")
+    if "lstm" not in config.cells:
+        raise common.ConfigError("config.cells must include 'lstm' (3.5's runs use it)")
+    common.require_choice(config, "sgd_cell", CELL_NAMES)
+
+
+def _adding_loss(cell, window, params, batch):
+    pred = arch.many_to_one(cell, params, batch.inputs, window=window)[:, 0]
+    return jnp.mean((pred - batch.targets) ** 2)
+
+
+def _copy_loss(cell, window, params, batch):
+    logits = arch.many_to_many(cell, params, batch.inputs, window=window)
+    return arch.sequence_softmax_xent(logits, batch.targets)
+
+
+def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, workdir, *,
+               window=None, min_lags=None):  # fmt: skip
+    """Trains len(max_norms) runs of one (task, T, cell) together; returns (test [R], dead [R]).
+
+    min_lags: per-run `tasks.adding_batch` min_lag (default 0): runs on the task variants
+    share the compiled step, each sampling (and tested on) its own variant.
+    """
+    runs = len(max_norms)
+    if task == "adding":
+        lags = [0] * runs if min_lags is None else list(min_lags)
+        distinct = sorted(set(lags))
+
+        def make(key, lag, size):  # the variant of each run, selected inside the step
+            batches = [tasks.adding_batch(key, size, length, min_lag=m) for m in distinct]
+            return jax.tree_util.tree_map(
+                lambda *xs: jnp.select([lag == m for m in distinct], xs), *batches
+            )
+
+        loss, d_in, d_out, options = _adding_loss, 2, 1, jnp.asarray(lags)
+    else:
+        make = lambda key, _, size: tasks.copy_batch(key, size, length)  # noqa: E731
+        loss, d_in, d_out = _copy_loss, tasks.COPY_INPUT_CLASSES, tasks.COPY_OUTPUT_CLASSES
+        options = jnp.zeros((runs,), jnp.int32)
+    run_keys = jax.random.split(key, runs)
+    state = training.init_multi_run_state(
+        lambda k: arch.init_many_to_one(k, cell, d_in, config.hidden_dim, d_out),
+        optimizer, run_keys, key,
+    )  # fmt: skip
+    step = training.make_multi_run_step(
+        functools.partial(loss, cell, window), optimizer,
+        lambda k, option: make(k, option, config.batch_size), run_keys, max_norms, options,
+    )  # fmt: skip
+    result = train(
+        state, step, lambda s: None, steps, workdir=workdir, log_every=config.log_every,
+        tensorboard=False,
+    )  # fmt: skip
+    test_key = jax.random.PRNGKey(10**6 + length)
+    per_variant = {
+        int(o): np.asarray(
+            training.evaluate_runs(
+                functools.partial(loss, cell, None),
+                result.state.params,
+                make(test_key, o, config.test_size),
+            )  # fmt: skip
+        )
+        for o in np.unique(np.asarray(options))
+    }
+    test = np.array([per_variant[int(o)][r] for r, o in enumerate(np.asarray(options))])
+    return test, np.asarray(result.state.opt_state.diverged)
+
+
+def _summarise(metrics, prefix, test, dead, baseline, factor, suffix=""):
+    diverged = dead | ~np.isfinite(test) | (test > factor * baseline)
+    ok = test[~diverged]
+    metrics[f"{prefix}{suffix}"] = float(np.median(ok)) if ok.size else float("nan")
+    metrics[f"{prefix}{suffix}_worst"] = float(np.max(np.where(np.isfinite(test), test, np.inf)))
+    base = prefix.rsplit("_test_", 1)[0]
+    metrics[f"{base}_diverged{suffix}"] = float(diverged.sum())
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
+    """Trains every group; writes metrics.json and config.json."""
+    validate_config(config)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    common.write_config(workdir, config)
+    key = jax.random.PRNGKey(config.seed)
+    metrics: dict[str, float] = {}
+    inf, factor, clip = float("inf"), config.divergence_factor, config.clip_norm
+    n = config.num_seeds
+    both = [inf] * n + [clip] * n  # seeds without, then with clipping
+
+    def group(tag, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = _run_group(config, *args, workdir=workdir / tag, **kwargs)
+        metrics[f"seconds_{tag}"] = time.perf_counter() - t0
+        log.info("%s: test %s (%.0fs)", tag, np.round(out[0], 4), metrics[f"seconds_{tag}"])
+        return out
+
+    def both_settings(tag, unit, test, dead, baseline):
+        _summarise(metrics, f"{tag}_test_{unit}", test[:n], dead[:n], baseline, factor)
+        _summarise(metrics, f"{tag}_test_{unit}", test[n:], dead[n:], baseline, factor, "_clip")
+
+    adam = optax.adam(config.learning_rate)
+    base = tasks.ADDING_BASELINE_MSE
+    for length in config.lengths:
+        metrics[f"adding_T{length}_baseline_mse"] = base
+        k_len = jax.random.fold_in(key, length)
+        # 3.6: the cells on the standard task, with and without clipping. 3.5: the LSTM's
+        # group also trains, with full BPTT, the control runs on the variant whose markers
+        # all lie more than K steps before the end; truncated BPTT (window K) on it follows.
+        K, m = config.tbptt_window, config.tbptt_seeds
+        for ci, cell in enumerate(config.cells):
+            tag = f"adding_T{length}_{cell}"
+            far = m if cell == "lstm" else 0
+            test, dead = group(tag, "adding", length, cell, both + [clip] * far, adam,
+                               config.adding_steps, jax.random.fold_in(k_len, ci),
+                               min_lags=[0] * (2 * n) + [K] * far)  # fmt: skip
+            both_settings(tag, "mse", test[: 2 * n], dead[: 2 * n], base)
+            if far:
+                _summarise(metrics, f"adding_T{length}_lstm_far_full_test_mse", test[2 * n :],
+                           dead[2 * n :], base, inf)  # fmt: skip
+        tag = f"adding_T{length}_lstm_tbptt"
+        test, dead = group(tag, "adding", length, "lstm", [clip] * m, adam, config.adding_steps,
+                           jax.random.fold_in(k_len, 10), window=K, min_lags=[K] * m)  # fmt: skip
+        _summarise(metrics, f"{tag}_test_mse", test, dead, base, inf)
+        # 3.4: plain SGD on the tanh RNN, with and without clipping.
+        cell, s = config.sgd_cell, config.sgd_seeds
+        tag = f"adding_T{length}_sgd_{cell}"
+        test, dead = group(tag, "adding", length, cell, [inf] * s + [clip] * s,
+                           optax.sgd(config.sgd_learning_rate), config.sgd_steps,
+                           jax.random.fold_in(k_len, 12))  # fmt: skip
+        _summarise(metrics, f"{tag}_test_mse", test[:s], dead[:s], base, factor)
+        _summarise(metrics, f"{tag}_test_mse", test[s:], dead[s:], base, factor, "_clip")
+    copy_adam = optax.adam(config.copy_learning_rate) if config.copy_lengths else None
+    for length in config.copy_lengths:
+        base = tasks.copy_baseline_xent(length)
+        metrics[f"copy_T{length}_baseline_xent"] = base
+        k_len = jax.random.fold_in(key, 10**4 + length)
+        for ci, cell in enumerate(config.cells):
+            tag = f"copy_T{length}_{cell}"
+            test, dead = group(tag, "copy", length, cell, both, copy_adam, config.copy_steps,
+                               jax.random.fold_in(k_len, ci))  # fmt: skip
+            both_settings(tag, "xent", test, dead, base)
+        tag = f"copy_T{length}_lstm_tbptt"
+        test, dead = group(tag, "copy", length, "lstm", [clip] * config.tbptt_seeds, copy_adam,
+                           config.copy_steps, jax.random.fold_in(k_len, 10),
+                           window=config.tbptt_window)  # fmt: skip
+        _summarise(metrics, f"{tag}_test_xent", test, dead, base, inf)
+    return common.write_metrics(workdir, metrics)
+
+
+if __name__ == "__main__":
+    common.run_experiment(__name__, train_and_evaluate)

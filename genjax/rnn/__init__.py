@@ -1,0 +1,37 @@
+"""Recurrent networks with `lax.scan` (SEED_NOTES 3.1-3.6).
+
+Modules: `cells` (tanh RNN, LSTM, GRU step functions), `unroll` (masked,
+reversed, bidirectional, stacked unrolling), `architectures` (many-to-one,
+one-to-many, aligned many-to-many, seq2seq), `bptt` (hand-written BPTT),
+`analysis` (Jacobians vs lag, spectral radius), `clipping`, `tbptt`, `tasks`
+(the adding and copy problems), `training` (many runs vmapped in one compiled step).
+"""
+
+from genjax.rnn import (
+    analysis,
+    architectures,
+    bptt,
+    cells,
+    clipping,
+    tasks,
+    tbptt,
+    training,
+    unroll,
+)
+from genjax.rnn.cells import CELL_NAMES, Cell, LSTMCarry, get_cell
+
+__all__ = [
+    "CELL_NAMES",
+    "Cell",
+    "LSTMCarry",
+    "analysis",
+    "architectures",
+    "bptt",
+    "cells",
+    "clipping",
+    "get_cell",
+    "tasks",
+    "tbptt",
+    "training",
+    "unroll",
+]
