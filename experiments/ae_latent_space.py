@@ -142,9 +142,7 @@ def _different_class_pairs(pair_key: PRNGKey, labels: np.ndarray, num: int) -> n
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains the judge and the AEs, decodes the four probes, writes metrics and figures."""
     validate_config(config)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    common.write_config(workdir, config)
+    workdir = common.prepare_workdir(workdir, config)
 
     train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
     train_data = {"image": train_set.images, "label": train_set.labels}

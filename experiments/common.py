@@ -73,7 +73,16 @@ def write_metrics(workdir: str | Path, metrics: Mapping[str, Any]) -> dict[str, 
 
 
 def write_config(workdir: str | Path, config: ml_collections.ConfigDict) -> None:
+    """Writes `workdir/config.json`, the config the run used."""
     write_json(Path(workdir) / "config.json", json.loads(config.to_json_best_effort()))
+
+
+def prepare_workdir(workdir: str | Path, config: ml_collections.ConfigDict) -> Path:
+    """Creates the run directory and writes its config.json; call after validating the config."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_config(workdir, config)
+    return workdir
 
 
 def read_metrics_json(workdir: str | Path) -> dict[str, float]:

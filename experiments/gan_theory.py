@@ -259,8 +259,7 @@ def parallel_lines(config, workdir: Path) -> dict[str, float]:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, float]:
     """Runs the four parts and writes metrics.json and the figures."""
     validate_config(config)
-    workdir = Path(workdir)
-    common.write_config(workdir, config)
+    workdir = common.prepare_workdir(workdir, config)
     metrics = {}
     metrics.update(gradient_curves(workdir))
     metrics.update(saturation_runs(config, workdir))

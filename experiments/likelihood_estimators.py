@@ -130,9 +130,7 @@ def _error_figure(curves, config):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Runs both estimators for every (d, N); writes metrics.json, config.json and a figure."""
     validate_config(config)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    common.write_config(workdir, config)
+    workdir = common.prepare_workdir(workdir, config)
 
     key = jax.random.PRNGKey(config.seed)
     metrics: dict[str, float] = {}

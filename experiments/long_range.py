@@ -146,9 +146,7 @@ def _summarise(metrics, prefix, test, dead, baseline, factor, suffix=""):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains every group; writes metrics.json and config.json."""
     validate_config(config)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    common.write_config(workdir, config)
+    workdir = common.prepare_workdir(workdir, config)
     key = jax.random.PRNGKey(config.seed)
     metrics: dict[str, float] = {}
     inf, factor, clip = float("inf"), config.divergence_factor, config.clip_norm

@@ -158,8 +158,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
 
 
 def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, float]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    common.write_config(workdir, config)
+    workdir = common.prepare_workdir(workdir, config)
 
     dtype = np.float64 if config.float64 else np.float32
     train_images = load_mnist("train").flat().astype(dtype)

@@ -53,9 +53,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Computes the Jacobian norms, slopes and checks; writes metrics.json and a figure."""
     validate_config(config)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    common.write_config(workdir, config)
+    workdir = common.prepare_workdir(workdir, config)
     key = jax.random.PRNGKey(config.seed)
     k_x, k_w, k_l, k_b, k_p = jax.random.split(key, 5)
     h, d, t = config.hidden_dim, config.input_dim, config.length

@@ -204,9 +204,7 @@ def _report(prefix: str, ev: dict[str, float], config) -> dict[str, float]:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains every model, evaluates the bounds and estimators, writes metrics and figures."""
     validate_config(config)
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    common.write_config(workdir, config)
+    workdir = common.prepare_workdir(workdir, config)
 
     train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
     train_flat = flatten_images(jnp.asarray(train_set.images))  # [4000, 784] in [0, 1]
