@@ -18,3 +18,20 @@ def test_readme_library_example_runs(tmp_path, capsys):
     angle = float(np.degrees(namespace["angles"][0]))
     assert 0 <= angle < 90
     assert "largest angle to the PCA subspace" in capsys.readouterr().out
+
+
+def test_readme_config_overrides_name_real_fields():
+    """Every `--config.FIELD=` in the README names a field of that experiment's config."""
+    from experiments import common
+
+    text = README.read_text()
+    commands = re.findall(r"python -m experiments\.(\w+)((?:[^\n]*\\\n)*[^\n]*)", text)
+    checked = 0
+    for name, args in commands:
+        if name == "reproduce":
+            continue
+        config = common.get_config(name, "quick")
+        for field in re.findall(r"--config\.(\w+)=", args):
+            assert field in config, f"README overrides unknown field {name}.{field}"
+            checked += 1
+    assert checked >= 2
