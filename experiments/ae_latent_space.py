@@ -42,10 +42,7 @@ PROBES = ("recon", "interp", "gaussian", "outside")
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises common.ConfigError for unknown fields or values that cannot work."""
-    unknown = sorted(set(config.keys()) - _FIELDS)
-    missing = sorted(_FIELDS - set(config.keys()))
-    if unknown or missing:
-        raise common.ConfigError(f"unknown config fields {unknown}, missing {missing}")
+    common.require_fields(config, _FIELDS)
     common.require_positive(
         config, "ae_num_steps", "ae_learning_rate", "classifier_num_steps",
         "classifier_learning_rate", "batch_size", "num_probe_samples", "num_interp_pairs",

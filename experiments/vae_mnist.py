@@ -68,10 +68,7 @@ def _positive_ints(config, name: str) -> tuple[int, ...]:
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises common.ConfigError for unknown fields or values that cannot work."""
-    unknown = sorted(set(config.keys()) - _FIELDS)
-    missing = sorted(_FIELDS - set(config.keys()))
-    if unknown or missing:
-        raise common.ConfigError(f"unknown config fields {unknown}, missing {missing}")
+    common.require_fields(config, _FIELDS)
     common.require_positive(
         config, "batch_size", "learning_rate", "log_every", "latent_dim", "num_steps",
         "elbo_num_samples", "num_eval_images", "eval_chunk", "is_num_samples", "is_chunk_size",
