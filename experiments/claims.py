@@ -34,6 +34,9 @@ class Criterion:
       minus: optional second metric subtracted from `metric` (for "a clearly above b").
       why: one line that says what the comparison shows.
       experiment: where the metric comes from, when not the claim's own experiment.
+      profiles: the profiles whose budget can show it; in the others the report
+        lists it as not checked (e.g. mode coverage, which needs thousands of GAN
+        steps over ten seeds: the quick profile only proves the code path).
     """
 
     metric: str
@@ -42,10 +45,13 @@ class Criterion:
     minus: str | None = None
     why: str = ""
     experiment: str | None = None
+    profiles: tuple[str, ...] = ("quick", "full")
 
     def __post_init__(self):
         if self.op not in _OPS:
             raise ValueError(f"unknown comparison {self.op!r}")
+        if not self.profiles or any(p not in ("quick", "full") for p in self.profiles):
+            raise ValueError(f"profiles must be a non-empty subset of quick/full: {self.profiles}")
 
     @property
     def lhs(self) -> str:

@@ -104,6 +104,31 @@ def test_full_profile_and_claim_selection(tmp_path, fake_registry):
         reproduce.reproduce(tmp_path, "medium")
 
 
+def test_full_profile_criteria_are_reported_but_not_judged_in_quick(
+    tmp_path, monkeypatch, fake_registry
+):
+    C = claims_lib.Criterion
+    registry = [
+        # x = 0.5 in quick would FAIL "x > 1"; it is a full-profile criterion, so not judged.
+        claims_lib.Claim("9.5", "full only", "fake_good", (C("x", ">", 1.0, profiles=("full",)),)),
+        claims_lib.Claim(
+            "9.6", "mixed", "fake_good", (C("y", ">", 1.0), C("x", ">", 1.0, profiles=("full",)))
+        ),
+    ]
+    monkeypatch.setattr(claims_lib, "CLAIMS", registry)
+    assert reproduce.reproduce(tmp_path, "quick") is True
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| 9.5 | SKIP | full only |" in report
+    assert "| 9.6 | PASS | mixed |" in report
+    assert "**1/1 claims pass.** 1 checked only in the full profile" in report
+    assert "| `x` | 0.5 | > 1 | not checked (full profile only) |" in report
+    # In the full profile (x = 3) both are judged and pass.
+    assert reproduce.reproduce(tmp_path, "full") is True
+    assert "| 9.5 | PASS | full only |" in (tmp_path / "REPORT.md").read_text()
+    with pytest.raises(ValueError, match="profiles"):
+        C("x", ">", 1.0, profiles=("medium",))
+
+
 def test_cli_rejects_unknown_claims_and_profiles(tmp_path):
     def cli(*args):
         return subprocess.run(

@@ -1,0 +1,360 @@
+"""Claims 2.4 and 2.5 (stability): mode collapse and its fixes on 2-D Gaussian mixtures.
+
+For each mixture (ring of 8, std 0.01; 5x5 grid, std 0.05) and each variant
+(`genjax.gan.variants.VARIANTS`: minimax and non-saturating GANs, unrolled GANs
+with k = 5 and 10, minibatch discrimination, WGAN with weight clipping, WGAN-GP),
+`num_seeds` seeds train together as one vmapped step. Each run is scored with
+PacGAN's statistics on 2,500 samples (modes captured, fraction of high-quality
+samples, reverse KL of the mode histogram to uniform) and the exact W1 to
+held-out data. Metrics: `{dataset}_{variant}_modes_mean`, `_modes_std`,
+`_hq_mean`, `_reverse_kl_mean`, `_w1_mean`.
+
+The stability sweep (full profile) trains GANs (both generator losses) and
+WGAN-GP over learning rates and discriminator depths on the ring and reports
+`ring_{method}_success_rate`: the fraction of runs that end with >= 7/8 modes
+and >= 50% high-quality samples.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from experiments import common
+from genjax import gan, train
+from genjax.data import mixtures
+from genjax.gan import multiseed, variants
+
+log = logging.getLogger("genjax")
+
+_FIELDS = {
+    "profile", "seed", "datasets", "variants", "num_seeds", "num_steps", "batch_size",
+    "noise_dim", "gen_hidden", "disc_hidden", "gan_learning_rate", "wgan_clip_learning_rate",
+    "clip_value", "wgan_gp_learning_rate", "gp_weight", "lr_final_fraction", "minibatch_kernel_dim",
+    "unroll_use_scan", "eval_samples", "w1_samples", "log_every", "stability_sweep",
+    "stability_learning_rates", "stability_disc_depths", "stability_seeds",
+    "stability_min_modes", "stability_min_hq",
+}  # fmt: skip
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Raises common.ConfigError for values that cannot work (before any compilation)."""
+    common.require_fields(config, _FIELDS)
+    common.require_positive(
+        config, "num_seeds", "num_steps", "batch_size", "noise_dim", "gan_learning_rate",
+        "wgan_clip_learning_rate", "clip_value", "wgan_gp_learning_rate",
+        "minibatch_kernel_dim", "eval_samples", "w1_samples", "log_every", "stability_seeds",
+    )  # fmt: skip
+    if not 0 <= config.lr_final_fraction <= 1:
+        raise common.ConfigError(
+            f"config.lr_final_fraction must be in [0, 1], got {config.lr_final_fraction}"
+        )
+    if config.gp_weight < 0:
+        raise common.ConfigError(f"config.gp_weight must be >= 0, got {config.gp_weight}")
+    if not config.datasets or not config.variants:
+        raise common.ConfigError("config.datasets and config.variants must not be empty")
+    for name in config.datasets:
+        if name not in mixtures.MIXTURES:
+            raise common.ConfigError(
+                f"unknown dataset {name!r} in config.datasets; known: {sorted(mixtures.MIXTURES)}"
+            )
+    for name in config.variants:
+        if name not in variants.VARIANTS:
+            raise common.ConfigError(
+                f"unknown variant {name!r} in config.variants; known: {sorted(variants.VARIANTS)}"
+            )
+    for name in ("gen_hidden", "disc_hidden"):
+        if not config[name] or any(not isinstance(w, int) or w < 1 for w in config[name]):
+            raise common.ConfigError(f"config.{name} must be positive integers: {config[name]}")
+    if config.w1_samples > config.eval_samples:
+        raise common.ConfigError("config.w1_samples must be <= config.eval_samples")
+    if config.stability_sweep:
+        if not config.stability_learning_rates or not config.stability_disc_depths:
+            raise common.ConfigError("the stability sweep needs learning rates and depths")
+        if any(lr <= 0 for lr in config.stability_learning_rates):
+            raise common.ConfigError("config.stability_learning_rates must be positive")
+        if any(not isinstance(d, int) or d < 1 for d in config.stability_disc_depths):
+            raise common.ConfigError("config.stability_disc_depths must be integers >= 1")
+    if not 0 <= config.stability_min_hq <= 1:
+        raise common.ConfigError("config.stability_min_hq must be in [0, 1]")
+
+
+def _rate(direction, lr: float, decay_steps: int, config) -> optax.GradientTransformation:
+    """`direction` (Adam's or RMSprop's scaling), times -lr, times a cosine decay.
+
+    The rate sits in the optimizer state (`optax.inject_hyperparams`), so runs
+    with different rates vmap together (`_set_learning_rate`); the decay goes
+    from 1 to `lr_final_fraction` over the run (1.0: a constant rate).
+    """
+    return optax.chain(
+        direction,
+        optax.inject_hyperparams(optax.scale)(step_size=-lr),
+        optax.scale_by_schedule(
+            optax.cosine_decay_schedule(1.0, decay_steps, alpha=config.lr_final_fraction)
+        ),
+    )
+
+
+def optimizers(
+    variant: variants.GANVariant, config, learning_rate: float | None = None
+) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
+    """(G's, D's) optimizers of a variant; `learning_rate` overrides the config's."""
+    g_steps, d_steps = config.num_steps, config.num_steps * variant.disc_steps
+    if variant.objective == "wgan_clip":
+        lr = learning_rate or config.wgan_clip_learning_rate
+        gen = _rate(optax.scale_by_rms(decay=0.9, eps=1e-8), lr, g_steps, config)
+        disc = optax.chain(
+            _rate(optax.scale_by_rms(decay=0.9, eps=1e-8), lr, d_steps, config),
+            gan.weight_clipping(config.clip_value),
+        )
+        return gen, disc
+    if variant.objective == "wgan_gp":
+        lr = learning_rate or config.wgan_gp_learning_rate
+        adam = optax.scale_by_adam(b1=0.5, b2=0.9)
+        return _rate(adam, lr, g_steps, config), _rate(adam, lr, d_steps, config)
+    lr = learning_rate or config.gan_learning_rate
+    # eps_root > 0: differentiating through Adam's sqrt in the unrolled loop (see gan.unrolled).
+    return (
+        _rate(optax.scale_by_adam(b1=0.5), lr, g_steps, config),
+        _rate(optax.scale_by_adam(b1=0.5, eps_root=1e-8), lr, d_steps, config),
+    )
+
+
+def _set_learning_rate(opt_state, lr):
+    """Writes the rate `lr` into every `_rate` (inject_hyperparams) state in `opt_state`."""
+
+    def visit(s):
+        # optax's inject_hyperparams states (InjectHyperparamsState or, since 0.2.x,
+        # InjectStatefulHyperparamsState) share the `hyperparams` dict.
+        if hasattr(s, "hyperparams") and "step_size" in s.hyperparams:
+            return s._replace(hyperparams={**s.hyperparams, "step_size": -jnp.asarray(lr)})
+        if isinstance(s, tuple) and not hasattr(s, "_fields"):
+            return tuple(visit(x) for x in s)
+        return s
+
+    return visit(opt_state)
+
+
+def train_runs(
+    variant: variants.GANVariant,
+    modes: np.ndarray,
+    std: float,
+    config,
+    keys: jax.Array,
+    workdir: Path,
+    *,
+    disc_hidden=None,
+    learning_rates=None,
+):
+    """Trains len(keys) runs of `variant` together; returns (G module, stacked G params, history).
+
+    `learning_rates` ([R] or None) gives each run its own rate (same optimizer kind).
+    """
+    gen = gan.Generator(hidden=tuple(config.gen_hidden), out_dim=2)
+    disc = gan.Discriminator(
+        hidden=tuple(disc_hidden or config.disc_hidden),
+        minibatch_kernels=variant.minibatch_kernels,
+        kernel_dim=config.minibatch_kernel_dim,
+    )
+    gen_opt, disc_opt = optimizers(variant, config)
+    modes_j = jnp.asarray(modes)
+
+    def sample_data(key, n):
+        return mixtures.sample_mixture(key, n, modes_j, std)
+
+    def init(key, lr):
+        g_key, d_key, run_key = jax.random.split(key, 3)
+        state = gan.init_gan_state(
+            gen.init(g_key, jnp.zeros((1, config.noise_dim))),
+            disc.init(d_key, jnp.zeros((1, 2))),
+            gen_opt, disc_opt, run_key,
+        )  # fmt: skip
+        if learning_rates is None:
+            return state
+        return state._replace(opt_state=_set_learning_rate(state.opt_state, lr))
+
+    lrs = jnp.zeros(len(keys)) if learning_rates is None else jnp.asarray(learning_rates)
+    state = multiseed.stack_states(init, keys, lrs)
+    step = variants.make_variant_step(
+        variant, generate=gen.apply, discriminate=disc.apply, gen_optimizer=gen_opt,
+        disc_optimizer=disc_opt, sample_data=sample_data, noise_dim=config.noise_dim,
+        batch_size=config.batch_size, gp_weight=config.gp_weight,
+        use_scan=config.unroll_use_scan,
+    )  # fmt: skip
+    result = train.train(
+        state, multiseed.make_multiseed_step(step), lambda s: None, config.num_steps,
+        workdir=workdir, log_every=config.log_every,
+    )  # fmt: skip
+    return gen, result.state.params["gen"], result.history
+
+
+def score_runs(gen, gen_params, modes, std, config, key, held_out) -> dict[str, np.ndarray]:
+    """Per-run PacGAN statistics and exact W1 (to `held_out` data) of stacked generators."""
+    noise = jax.random.normal(key, (config.eval_samples, config.noise_dim))
+    samples = jax.jit(jax.vmap(gen.apply, in_axes=(0, None)))(gen_params, noise)
+    modes_j = jnp.asarray(modes)
+    stats = jax.jit(jax.vmap(lambda s: multiseed.mode_statistics(s, modes_j, std)))(samples)
+    out = {name: np.asarray(v) for name, v in stats.items()}
+    samples = np.asarray(samples)
+    out["w1"] = np.array([gan.wasserstein_exact(s[: config.w1_samples], held_out) for s in samples])
+    out["samples"] = samples
+    return out
+
+
+def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
+    """Success rates of GANs (both losses) and WGAN-GP over learning rate x D depth (ring)."""
+    lrs = tuple(config.stability_learning_rates)
+    grid = list(itertools.product(lrs, range(config.stability_seeds)))
+    run_lrs = np.array([lr for lr, _ in grid], np.float32)
+    success: dict[str, list[bool]] = {}
+    rows = []
+    for name in ("gan_minimax", "gan_nonsaturating", "wgan_gp"):
+        variant = variants.get_variant(name)
+        for depth in config.stability_disc_depths:
+            keys = jax.random.split(jax.random.fold_in(key, depth), len(grid))
+            gen, params, _ = train_runs(
+                variant, modes, std, config, keys, workdir / "stability" / f"{name}_depth{depth}",
+                disc_hidden=(config.disc_hidden[0],) * depth, learning_rates=run_lrs,
+            )  # fmt: skip
+            noise = jax.random.normal(
+                jax.random.fold_in(key, 999), (config.eval_samples, config.noise_dim)
+            )
+            samples = jax.vmap(gen.apply, in_axes=(0, None))(params, noise)
+            stats = jax.vmap(lambda s: multiseed.mode_statistics(s, jnp.asarray(modes), std))(
+                samples
+            )
+            ok = (np.asarray(stats["modes"]) >= config.stability_min_modes) & (
+                np.asarray(stats["hq"]) >= config.stability_min_hq
+            )
+            success.setdefault(name, []).extend(ok.tolist())
+            for (lr, seed), m, h, s in zip(grid, stats["modes"], stats["hq"], ok, strict=True):
+                rows.append((name, depth, float(lr), seed, float(m), float(h), bool(s)))
+            log.info("stability %s depth %d: %d/%d runs succeed", name, depth, ok.sum(), ok.size)
+    common.write_json(
+        workdir / "stability_runs.json",
+        [dict(zip(("variant", "depth", "lr", "seed", "modes", "hq", "success"), r, strict=True))
+         for r in rows],
+    )  # fmt: skip
+    metrics = {f"ring_{name}_success_rate": float(np.mean(v)) for name, v in success.items()}
+    metrics["ring_gan_success_rate"] = float(
+        np.mean(success["gan_minimax"] + success["gan_nonsaturating"])
+    )
+    metrics["stability_runs_per_method"] = float(len(success["wgan_gp"]))
+    _plot_stability(rows, config, workdir)
+    return metrics
+
+
+def _plot_stability(rows, config, workdir: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    names = ("gan_minimax", "gan_nonsaturating", "wgan_gp")
+    depths = tuple(config.stability_disc_depths)
+    lrs = tuple(config.stability_learning_rates)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        table = np.zeros((len(depths), len(lrs)))
+        for variant, depth, lr, _, _, _, ok in rows:
+            if variant == name:
+                table[depths.index(depth), lrs.index(lr)] += ok / config.stability_seeds
+        ax.imshow(table, vmin=0, vmax=1, cmap="viridis", origin="lower")
+        ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+        ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("D hidden layers")
+        ax.set_title(f"{name}: success {np.mean([r[-1] for r in rows if r[0] == name]):.2f}")
+        for i, j in itertools.product(range(len(depths)), range(len(lrs))):
+            ax.text(j, i, f"{table[i, j]:.2f}", ha="center", va="center", color="w")
+    fig.tight_layout()
+    common.save_figure(fig, workdir, "stability")
+
+
+def _plot_samples(results, config, workdir: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    datasets, names = tuple(config.datasets), tuple(config.variants)
+    fig, axes = plt.subplots(
+        len(datasets), len(names), figsize=(2.6 * len(names), 2.6 * len(datasets)), squeeze=False
+    )
+    for (i, dataset), (j, name) in itertools.product(enumerate(datasets), enumerate(names)):
+        ax = axes[i, j]
+        modes, data, res = (
+            results[dataset]["modes"],
+            results[dataset]["data"],
+            results[dataset][name],
+        )
+        ax.scatter(data[:, 0], data[:, 1], s=1, c="0.75", label="data")
+        s = res["samples"][0]
+        ax.scatter(s[:, 0], s[:, 1], s=1, c="C3", alpha=0.5, label="G (seed 0)")
+        ax.scatter(modes[:, 0], modes[:, 1], s=8, marker="x", c="k")
+        lim = 1.6 * np.abs(modes).max()
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(
+            f"{dataset} {name}\nmodes {res['modes'].mean():.1f}, hq {res['hq'].mean():.2f}",
+            fontsize=8,
+        )
+    fig.tight_layout()
+    common.save_figure(fig, workdir, "samples")
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
+    """Trains every (dataset, variant), writes metrics.json and figures; returns the metrics."""
+    validate_config(config)
+    workdir = common.prepare_workdir(workdir, config)
+    root = jax.random.PRNGKey(config.seed)
+    metrics: dict[str, float] = {}
+    results = {}
+    per_run = {}
+    for d_index, dataset in enumerate(config.datasets):
+        modes, std = mixtures.load_mixture(dataset)
+        data_key = jax.random.fold_in(jax.random.fold_in(root, 1000), d_index)
+        held_out = np.asarray(mixtures.sample_mixture(data_key, config.w1_samples, modes, std))
+        results[dataset] = {"modes": modes, "data": held_out}
+        for v_index, name in enumerate(config.variants):
+            variant = variants.get_variant(name)
+            run_key = jax.random.fold_in(jax.random.fold_in(root, d_index), v_index)
+            keys = jax.random.split(run_key, config.num_seeds)
+            log.info("%s / %s: %d seeds x %d steps", dataset, name, len(keys), config.num_steps)
+            gen, gen_params, _ = train_runs(
+                variant, modes, std, config, keys, workdir / "runs" / f"{dataset}_{name}"
+            )
+            res = score_runs(
+                gen, gen_params, modes, std, config, jax.random.fold_in(run_key, 1), held_out
+            )
+            results[dataset][name] = res
+            prefix = f"{dataset}_{name}"
+            metrics[f"{prefix}_modes_mean"] = float(res["modes"].mean())
+            metrics[f"{prefix}_modes_std"] = float(res["modes"].std())
+            metrics[f"{prefix}_hq_mean"] = float(res["hq"].mean())
+            metrics[f"{prefix}_reverse_kl_mean"] = float(res["reverse_kl"].mean())
+            metrics[f"{prefix}_w1_mean"] = float(res["w1"].mean())
+            per_run[prefix] = {
+                k: res[k].tolist() for k in ("modes", "hq", "reverse_kl", "w1", "counts")
+            }
+            log.info(
+                "%s: modes %.2f +- %.2f, hq %.3f, reverse KL %.3f, W1 %.4f", prefix,
+                metrics[f"{prefix}_modes_mean"], metrics[f"{prefix}_modes_std"],
+                metrics[f"{prefix}_hq_mean"], metrics[f"{prefix}_reverse_kl_mean"],
+                metrics[f"{prefix}_w1_mean"],
+            )  # fmt: skip
+    metrics["num_modes_ring"] = float(mixtures.ring_modes().shape[0])
+    metrics["num_modes_grid"] = float(mixtures.grid_modes().shape[0])
+    common.write_json(workdir / "per_run.json", per_run)
+    _plot_samples(results, config, workdir)
+    if config.stability_sweep:
+        modes, std = mixtures.load_mixture("ring")
+        metrics.update(stability_sweep(config, modes, std, jax.random.fold_in(root, 7), workdir))
+    return common.write_metrics(workdir, metrics)
+
+
+if __name__ == "__main__":
+    common.run_experiment(__name__, train_and_evaluate)
