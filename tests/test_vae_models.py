@@ -281,13 +281,15 @@ def test_vae_mnist_end_to_end(tmp_path):
     config.iwae_total_samples = 10
     config.test_elbo_num_samples = 2
     config.naive_ml_num_samples = (10,)
+    config.naive_ml_num_steps = 8  # != num_steps: the same-budget VAE is trained apart
     config.digits_decoders = ("categorical",)
     config.num_prior_samples = 64
     config.grid_size = 3
     metrics = vae_mnist.train_and_evaluate(config, tmp_path)
     keys = ["test_elbo", "test_log_px_is", "test_kl", "active_units", "log_px_is_num_samples",
             "vae_prior_classifier_confidence", "ae_gaussian_classifier_confidence",
-            "ae_outside_classifier_confidence", "naive_ml_test_log_px_is_n10"]  # fmt: skip
+            "ae_outside_classifier_confidence", "naive_ml_test_log_px_is_n10",
+            "naive_ml_vae_test_log_px_is"]  # fmt: skip
     keys += [f"test_iwae_k{k}" for k in (1, 5, 50)]
     keys += ["digits_categorical_test_elbo", "digits_categorical_test_log_px_is"]
     for key in keys:
