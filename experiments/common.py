@@ -44,6 +44,18 @@ def parse_profile(arg: str | None) -> str:
     return profile
 
 
+def new_config(arg: str | None) -> tuple[ml_collections.ConfigDict, bool]:
+    """(a config holding `profile` and `seed = 0`, whether the profile is 'quick').
+
+    The first lines of every `experiments/configs/*.get_config(arg)`.
+    """
+    profile = parse_profile(arg)
+    config = ml_collections.ConfigDict()
+    config.profile = profile
+    config.seed = 0
+    return config, profile == "quick"
+
+
 # Validation helpers: each raises ConfigError naming the field.
 def require_positive(config: Mapping[str, Any], *names: str) -> None:
     for name in names:

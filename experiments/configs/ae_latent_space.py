@@ -19,11 +19,7 @@ from experiments import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
-    profile = common.parse_profile(arg)
-    quick = profile == "quick"
-    config = ml_collections.ConfigDict()
-    config.profile = profile
-    config.seed = 0
+    config, quick = common.new_config(arg)
     # One AE per latent size; the metrics without suffix belong to `main_latent_dim`,
     # the others carry `_z{d}`. A 2-D model gives the latent-plane picture.
     config.latent_dims = (2, 16)

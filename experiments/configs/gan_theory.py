@@ -14,11 +14,7 @@ from experiments import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
-    profile = common.parse_profile(arg)
-    quick = profile == "quick"
-    c = ml_collections.ConfigDict()
-    c.profile = profile
-    c.seed = 0
+    c, quick = common.new_config(arg)
     # 2.2: a 1-D Gaussian generator started far from the data, against a pre-trained D.
     c.data_mean, c.data_std = 2.0, 0.5
     c.gen_init_mean = -2.0

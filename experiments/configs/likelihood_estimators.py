@@ -19,11 +19,7 @@ from experiments import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
-    profile = common.parse_profile(arg)
-    quick = profile == "quick"
-    config = ml_collections.ConfigDict()
-    config.profile = profile
-    config.seed = 0
+    config, quick = common.new_config(arg)
     config.latent_dims = (2, 8, 32)
     config.num_samples = (1, 10, 100, 1_000, 10_000, 100_000)  # N
     # D = 64 observed dimensions with W_ij ~ N(0, 1) and noise std 2.5: the

@@ -17,11 +17,7 @@ from experiments import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
-    profile = common.parse_profile(arg)
-    quick = profile == "quick"
-    config = ml_collections.ConfigDict()
-    config.profile = profile
-    config.seed = 0
+    config, quick = common.new_config(arg)
     config.lengths = (50,) if quick else (50, 200, 600)
     config.cells = ("tanh", "lstm", "gru")
     config.hidden_dim = 32 if quick else 128

@@ -20,11 +20,7 @@ from experiments import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
-    profile = common.parse_profile(arg)
-    quick = profile == "quick"
-    config = ml_collections.ConfigDict()
-    config.profile = profile
-    config.seed = 0
+    config, quick = common.new_config(arg)
     config.ks = (2, 8, 32)
     config.variants = ("tied", "untied")
     # Full-batch L-BFGS reaches the PCA subspace to well under a degree in a few

@@ -14,11 +14,7 @@ from experiments import common
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
-    profile = common.parse_profile(arg)
-    quick = profile == "quick"
-    config = ml_collections.ConfigDict()
-    config.profile = profile
-    config.seed = 0
+    config, quick = common.new_config(arg)
     config.hidden_dim = 32
     config.input_dim = 8
     config.length = 100 if quick else 300  # T; lags 1..T
