@@ -25,11 +25,12 @@ one G step, each run drawing its own ring-of-8 data with
 `genjax.data.mixtures.sample_mixture`) trained as one `jax.vmap`-ed step
 (`genjax.gan.multiseed.make_multiseed_step`) vs the same jitted single-seed step
 called 10 times. Diagnostics beside them: a bare `jax.vmap` of the step (without
-multiseed's divergence guard and metric averaging) and `lax.map` over the seeds
-in one compiled call (sequential compute, one dispatch), and the PyTorch peer:
-10 sequential `torch.func` steps vs `torch.func.vmap`. Printed: the speedup over
-sequential, the matmul FLOPs of one D+G step and the GFLOP/s reached against
-this machine's float32 matmul peak (a 2048^3 product, `benchmarks.vae_step`).
+multiseed's divergence guard and metric averaging) and multiseed's
+`runs_axis='map'` (`lax.map` over the seeds in one compiled call: sequential
+compute, one dispatch), and the PyTorch peer: 10 sequential `torch.func` steps
+vs `torch.func.vmap`. Printed: the speedup over sequential, the matmul FLOPs of
+one D+G step and the GFLOP/s reached against this machine's float32 matmul
+peak (a 2048^3 product, `benchmarks.vae_step`).
 
 Runs alternate between the candidates after a warm-up and medians are printed:
 quote the ratios, not the milliseconds, on a shared machine. On an
@@ -340,17 +341,14 @@ def make_jax_seed_runners(seeds: int = SEEDS) -> dict:
         )
         return TrainState(state.step + 1, params, opt_state, state.key), metrics
 
-    def lax_map(state):
-        params, opt_state, metrics = jax.lax.map(
-            lambda a: per_run(state)(*a), (state.params, state.opt_state, state.key)
-        )
-        return TrainState(state.step + 1, params, opt_state, state.key), metrics
-
     multi = multiseed.make_multiseed_step(step)
+    mapped = multiseed.make_multiseed_step(step, runs_axis="map")
     stacked_fns = {
         "vmap (multiseed)": jax.jit(lambda s: multi(s, None), donate_argnums=(0,)),
         "vmap (bare jax.vmap)": jax.jit(bare_vmap, donate_argnums=(0,)),
-        "lax.map (one call)": jax.jit(lax_map, donate_argnums=(0,)),
+        "lax.map (multiseed, runs_axis='map')": jax.jit(
+            lambda s: mapped(s, None), donate_argnums=(0,)
+        ),
     }
     single = jax.jit(step, donate_argnums=(0,))
     runners = {}

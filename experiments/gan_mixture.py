@@ -38,7 +38,8 @@ _FIELDS = {
     "profile", "seed", "datasets", "variants", "num_seeds", "num_steps", "batch_size",
     "noise_dim", "gen_hidden", "disc_hidden", "gan_learning_rate", "wgan_clip_learning_rate",
     "clip_value", "wgan_gp_learning_rate", "gp_weight", "lr_final_fraction", "minibatch_kernel_dim",
-    "unroll_use_scan", "eval_samples", "w1_samples", "log_every", "stability_sweep",
+    "runs_axis", "unroll_use_scan", "eval_samples", "w1_samples", "log_every",
+    "stability_sweep",
     "stability_learning_rates", "stability_disc_depths", "stability_seeds",
     "stability_min_modes", "stability_min_hq",
 }  # fmt: skip
@@ -56,6 +57,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise common.ConfigError(
             f"config.lr_final_fraction must be in [0, 1], got {config.lr_final_fraction}"
         )
+    common.require_choice(config, "runs_axis", ("vmap", "map"))
     if config.gp_weight < 0:
         raise common.ConfigError(f"config.gp_weight must be >= 0, got {config.gp_weight}")
     if not config.datasets or not config.variants:
@@ -188,9 +190,10 @@ def train_runs(
         batch_size=config.batch_size, gp_weight=config.gp_weight,
         use_scan=config.unroll_use_scan,
     )  # fmt: skip
+    multi_step = multiseed.make_multiseed_step(step, config.runs_axis)
     result = train.train(
-        state, multiseed.make_multiseed_step(step), lambda s: None, config.num_steps,
-        workdir=workdir, log_every=config.log_every,
+        state, multi_step, lambda s: None, config.num_steps, workdir=workdir,
+        log_every=config.log_every,
     )  # fmt: skip
     return gen, result.state.params["gen"], result.history
 

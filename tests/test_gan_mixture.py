@@ -106,9 +106,16 @@ def test_vmapped_runs_equal_separate_runs(name):
     init, step, keys = _setup(name, num_runs=2)
     multi = jax.jit(multiseed.make_multiseed_step(step))
     state = multiseed.stack_states(init, keys)
+    mapped = jax.jit(multiseed.make_multiseed_step(step, runs_axis="map"))
+    state_map = state
     for _ in range(2):
         state, metrics = multi(state, None)
+        state_map, _ = mapped(state_map, None)
     assert float(metrics["num_diverged"]) == 0
+    jax.tree_util.tree_map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6),
+        state.params, state_map.params,
+    )  # fmt: skip
     one = jax.jit(step)
     for r in range(len(keys)):
         single = init(keys[r])
@@ -163,6 +170,8 @@ def test_a_diverging_run_is_frozen_and_counted():
     assert float(metrics["num_diverged"]) == 1
     np.testing.assert_array_equal(np.asarray(state.params["w"]), [[4.0, 0.0], [2.0, 1.0]])
     assert float(metrics["loss"]) == 4.0  # the live run only: w = [4, 0]
+    with pytest.raises(ValueError, match="runs_axis"):
+        multiseed.make_multiseed_step(step, runs_axis="pmap")
     with pytest.raises(ValueError, match="leading axis"):
         multiseed.stack_states(init, jax.random.split(jax.random.PRNGKey(0), 2), jnp.zeros(3))
 
@@ -230,6 +239,7 @@ def test_per_run_learning_rates_reach_the_optimizer():
         ("w1_samples", 5000, "w1_samples"),
         ("disc_hidden", (), "disc_hidden"),
         ("stability_disc_depths", (0,), "stability_disc_depths"),
+        ("runs_axis", "pmap", "runs_axis"),
     ],
 )
 def test_bad_configs_fail_before_training(tmp_path, field, value, match):

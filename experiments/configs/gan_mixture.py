@@ -52,6 +52,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.wgan_gp_learning_rate = 1e-4
     config.gp_weight = 10.0
     config.minibatch_kernel_dim = 5
+    # How the seeds share a step: 'vmap' (batched) or 'map' (one after another in
+    # one compiled step); the same numbers, benchmarks/gan_unrolled.py times both.
+    config.runs_axis = "vmap"
     config.unroll_use_scan = False  # a Python loop ran faster for k <= 10 (benchmarks/)
     # Evaluation (PacGAN): 2,500 samples per run; exact W1 to held-out data on a subset
     # (the optimal assignment is O(n^3) on the host).

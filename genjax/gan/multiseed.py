@@ -50,11 +50,21 @@ def _finite(tree: Any) -> Array:
 
 def make_multiseed_step(
     step: Callable[[TrainState], tuple[TrainState, Metrics]],
+    runs_axis: str = "vmap",
 ) -> Callable[[TrainState, Any], tuple[TrainState, Metrics]]:
-    """The vmapped step over a `stack_states` state; metrics are means over live runs.
+    """One step of every run of a `stack_states` state; metrics are means over live runs.
+
+    Args:
+      step: one run's `step(state) -> (state, metrics)`.
+      runs_axis: 'vmap' batches the runs (batched matmuls); 'map' runs them one
+        after another inside the one compiled step (`lax.map`): the same numbers,
+        and on CPU, where small batched matmuls lower poorly, it can be faster
+        (benchmarks/gan_unrolled.py measures both).
 
     The metrics also hold `num_diverged`, the runs frozen so far (non-finite params).
     """
+    if runs_axis not in ("vmap", "map"):
+        raise ValueError(f"runs_axis must be 'vmap' or 'map', got {runs_axis!r}")
 
     def one_run(params, opt_state, key, step_count):
         new, metrics = step(TrainState(step_count, params, opt_state, key))
@@ -64,9 +74,14 @@ def make_multiseed_step(
 
     def multi_step(state: TrainState, batch: Any) -> tuple[TrainState, Metrics]:
         del batch  # every run draws its own data
-        params, opt_state, metrics, ok = jax.vmap(one_run, in_axes=(0, 0, 0, None))(
-            state.params, state.opt_state, state.key, state.step
-        )
+        if runs_axis == "vmap":
+            params, opt_state, metrics, ok = jax.vmap(one_run, in_axes=(0, 0, 0, None))(
+                state.params, state.opt_state, state.key, state.step
+            )
+        else:
+            params, opt_state, metrics, ok = jax.lax.map(
+                lambda run: one_run(*run, state.step), (state.params, state.opt_state, state.key)
+            )
         live = jnp.maximum(jnp.sum(ok), 1)
         out = {
             name: jnp.sum(jnp.where(ok, jnp.nan_to_num(v), 0.0)) / live
