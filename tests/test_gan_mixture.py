@@ -56,7 +56,7 @@ def test_mode_statistics_edge_cases_and_bad_input():
 def test_variant_registry_and_bad_variants():
     assert set(variants.VARIANTS) == {
         "gan_minimax", "gan_nonsaturating", "unrolled_k5", "unrolled_k10",
-        "minibatch_discrimination", "wgan_clip", "wgan_gp",
+        "minibatch_discrimination", "wgan_clip", "wgan_gp", "unrolled_k5_nonsaturating",
     }  # fmt: skip
     assert variants.get_variant("unrolled_k10").unroll_steps == 10
     with pytest.raises(ValueError, match="unknown GAN variant 'gan_typo'"):

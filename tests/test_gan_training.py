@@ -161,6 +161,45 @@ def test_unrolled_gradient_flows_through_the_updates():
     chex.assert_tree_all_finite(g)
 
 
+def test_unrolled_value_form_is_metz_f_k():
+    # With value_real, G minimises V(D_K, G) = E log D_K(x) + E log(1 - D_K(G(z))).
+    opt = optax.adam(0.1, b1=0.5, eps_root=1e-8)
+    _, dp, real, _, noise = tiny_problem(3)
+    x = real[0] - 1.0
+    # k = 0: the saturating loss of the fakes plus a G-independent constant.
+    f0, gp, _ = loss_fn(0, opt, value_real=x)
+
+    def value(g):  # equal batch sizes: V = -2 * discriminator_loss
+        return -2.0 * gan.discriminator_loss(
+            discriminate(dp, x), discriminate(dp, generate(g, noise))
+        )
+
+    np.testing.assert_allclose(f0(gp), value(gp), rtol=1e-6)
+    chex.assert_trees_all_close(
+        jax.grad(f0)(gp),
+        jax.grad(lambda g: gan.saturating_generator_loss(discriminate(dp, generate(g, noise))))(gp),
+        rtol=1e-5, atol=1e-8,
+    )  # fmt: skip
+    # k > 0: the real-data term now depends on G through the updates, so the
+    # gradient differs from the fakes-only saturating loss against the same D_K.
+    f3, gp, _ = loss_fn(3, opt, value_real=x)
+    fakes_only, _, _ = loss_fn(3, opt, generator_loss=gan.saturating_generator_loss)
+    g_value, g_fakes = jax.grad(f3)(gp), jax.grad(fakes_only)(gp)
+    diff = optax.global_norm(jax.tree.map(jnp.subtract, g_value, g_fakes))
+    assert diff > 1e-3 * optax.global_norm(g_value)
+    with jax.enable_x64(True):
+        gp64, dp64, real64, unroll64, noise64 = tiny_problem(2, jnp.float64)
+        sgd = optax.sgd(0.3)
+
+        def f(g):
+            return gan.unrolled_generator_loss(
+                g, dp64, sgd.init(dp64), real64, unroll64, noise64, generate=generate,
+                discriminate=discriminate, disc_optimizer=sgd, value_real=real64[0],
+            )  # fmt: skip
+
+        check_grads(jax.jit(f), (gp64,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
+
+
 def test_unrolled_loop_and_scan_agree():
     opt = optax.adam(0.1, b1=0.5, eps_root=1e-8)
     f_loop, gp, _ = loss_fn(4, opt)

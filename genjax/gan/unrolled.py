@@ -20,7 +20,7 @@ import jax
 import numpy as np
 import optax
 
-from genjax.gan.losses import discriminator_loss, nonsaturating_generator_loss
+from genjax.gan.losses import discriminator_loss, gan_value, nonsaturating_generator_loss
 from genjax.typing import Array, Params
 
 Generate = Callable[[Params, Array], Array]  # (gen_params, noise [B, z]) -> samples [B, ...]
@@ -118,11 +118,18 @@ def unrolled_generator_loss(
     generator_loss: Callable[[Array], Array] = nonsaturating_generator_loss,
     stop_unroll_gradient: bool = False,
     use_scan: bool = False,
+    value_real: Array | None = None,
 ) -> Array:
     """G's loss against D after k simulated updates (Metz et al. 2017, eq. 6-7).
 
     `jax.grad` w.r.t. `gen_params` flows through all k updates. With k = 0 it is
     `generator_loss(discriminate(disc_params, generate(gen_params, noise)))`.
+
+    With `value_real` (a data batch), G minimises the GAN value itself,
+    V(D_K, G) = `gan_value(D_K(value_real), D_K(G(noise)))`, Metz et al.'s f_K
+    (their code's `gen_loss = -unrolled_loss`, which is V / 2): its real-data term depends on
+    G through the k updates, which a loss of the fakes alone drops. With k = 0
+    it is the saturating (minimax) loss plus a constant.
 
     Args:
       gen_params, disc_params, disc_opt_state: the current G, D and D's optimizer state.
@@ -136,6 +143,7 @@ def unrolled_generator_loss(
       stop_unroll_gradient: the ablation: G is scored against the unrolled D but
         no gradient flows through the k updates (only through G's own samples).
       use_scan: see `unrolled_discriminator`.
+      value_real: see above; `generator_loss` is then not used.
     """
     unrolled = unrolled_discriminator(
         gen_params,
@@ -150,4 +158,7 @@ def unrolled_generator_loss(
     )
     if stop_unroll_gradient:
         unrolled = jax.lax.stop_gradient(unrolled)
-    return generator_loss(discriminate(unrolled, generate(gen_params, noise)))
+    fake_logits = discriminate(unrolled, generate(gen_params, noise))
+    if value_real is not None:
+        return gan_value(discriminate(unrolled, value_real), fake_logits)
+    return generator_loss(fake_logits)

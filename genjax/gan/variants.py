@@ -80,8 +80,11 @@ VARIANTS: dict[str, GANVariant] = {
     for v in (
         GANVariant("gan_minimax", "minimax"),
         GANVariant("gan_nonsaturating", "nonsaturating"),
-        GANVariant("unrolled_k5", "nonsaturating", unroll_steps=5),
-        GANVariant("unrolled_k10", "nonsaturating", unroll_steps=10),
+        # Metz et al.'s objective: G minimises the GAN value after k updates of D.
+        GANVariant("unrolled_k5", "minimax", unroll_steps=5),
+        GANVariant("unrolled_k10", "minimax", unroll_steps=10),
+        # The ablation: -log D_K(G(z)) alone (no real-data term through the unroll).
+        GANVariant("unrolled_k5_nonsaturating", "nonsaturating", unroll_steps=5),
         GANVariant("minibatch_discrimination", "nonsaturating", minibatch_kernels=5),
         GANVariant("wgan_clip", "wgan_clip", disc_steps=5),
         GANVariant("wgan_gp", "wgan_gp", disc_steps=5),
@@ -115,7 +118,9 @@ def make_variant_step(
     optimizer states); step s draws everything from `fold_in(state.key, s)`.
     For WGAN-clip, give the critic's optimizer `weight_clipping` (chained last).
     For unrolled variants, G's loss is `unrolled_generator_loss` against D after
-    `unroll_steps` simulated updates on fresh batches, differentiated through them.
+    `unroll_steps` simulated updates on fresh batches, differentiated through them;
+    with the 'minimax' objective it is the GAN value V(D_K, G) on a fresh data
+    batch (Metz et al. 2017), with 'nonsaturating' -log D_K(G(z)).
     """
     if noise_dim < 1 or batch_size < 1:
         raise ValueError(f"noise_dim and batch_size must be >= 1, got {noise_dim}, {batch_size}")
@@ -148,13 +153,14 @@ def make_variant_step(
         if k == 0:
             return gen_objective(discriminate(dp, generate(gp, noise)))
         real_batches = jax.vmap(lambda kk: sample_data(kk, batch_size))(
-            jax.random.split(real_key, k)
+            jax.random.split(real_key, k + 1)
         )
         unroll_noise = jax.random.normal(unroll_key, (k, batch_size, noise_dim))
         return unrolled_generator_loss(
-            gp, dp, disc_opt, real_batches, unroll_noise, noise,
+            gp, dp, disc_opt, real_batches[:k], unroll_noise, noise,
             generate=generate, discriminate=discriminate, disc_optimizer=disc_optimizer,
             generator_loss=gen_objective, use_scan=use_scan,
+            value_real=real_batches[k] if variant.objective == "minimax" else None,
         )  # fmt: skip
 
     def step(state: TrainState) -> tuple[TrainState, Metrics]:
