@@ -3,6 +3,7 @@
     python -m experiments.reproduce --workdir runs/reproduce            # quick profile
     python -m experiments.reproduce --workdir runs/full --profile full  # paper scale
     python -m experiments.reproduce --workdir runs/reproduce --claims 1.1,1.2
+    python -m experiments.reproduce --workdir results/full --profile full --judge_only
 
 Writes `WORKDIR/REPORT.md` (one row per criterion: claim id, statement, metric,
 measured value, criterion, PASS/FAIL, linked figures) and `WORKDIR/report.json`;
@@ -61,6 +62,24 @@ def run_experiments(names: list[str], profile: str, workdir: Path) -> dict[str, 
     return results
 
 
+def read_results(names: list[str], workdir: Path) -> dict[str, dict]:
+    """The metrics.json each experiment already wrote under `workdir` (no training).
+
+    An experiment without one counts as crashed ("not run"), so its claims fail.
+    """
+    results = {}
+    for name in names:
+        path = workdir / name / "metrics.json"
+        try:
+            metrics, error = common.read_metrics_json(workdir / name), None
+        except (OSError, ValueError) as e:
+            metrics, error = {}, f"no readable {path}: {e}"
+        results[name] = {
+            "metrics": metrics, "seconds": None, "error": error, "not_run": error is not None
+        }  # fmt: skip
+    return results
+
+
 def _fmt(value: float | None) -> str:
     if value is None:
         return "missing"
@@ -78,9 +97,10 @@ def evaluate_claims(
     """
     out = []
     for claim in claims:
-        rows, errors = [], []
+        rows, errors, not_run = [], [], False
         for criterion in claim.criteria:
             result = results[criterion.experiment or claim.experiment]
+            not_run = not_run or result.get("not_run", False)
             if result["error"] and result["error"] not in errors:
                 errors.append(result["error"])
             value, passed = criterion.check(result["metrics"])
@@ -91,6 +111,8 @@ def evaluate_claims(
         judged = [r["passed"] for r in rows if r["passed"] is not None]
         passed = error is None and all(judged)
         status = "FAIL" if not passed else ("PASS" if judged else "SKIP")
+        if not_run:
+            status = "NOT RUN"
         out.append(
             {"claim": claim, "rows": rows, "passed": passed, "status": status, "error": error}
         )
@@ -107,17 +129,20 @@ def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, 
     """REPORT.md's text."""
     n_pass = sum(v["status"] == "PASS" for v in verdicts)
     n_skip = sum(v["status"] == "SKIP" for v in verdicts)
+    n_not_run = sum(v["status"] == "NOT RUN" for v in verdicts)
     skipped = (
         f" {n_skip} checked only in the full profile (their quick run proves the code path)."
         if n_skip
         else ""
     )
+    if n_not_run:
+        skipped += f" {n_not_run} not run: their experiments have no metrics.json here."
     lines = [
         "# genjax: reproduction report",
         "",
         f"Profile `{profile}`, {datetime.datetime.now().isoformat(timespec='seconds')}, "
         f"{platform.node()} ({platform.machine()}), {seconds:.0f} s in all. "
-        f"**{n_pass}/{len(verdicts) - n_skip} claims pass.**{skipped}",
+        f"**{n_pass}/{len(verdicts) - n_skip - n_not_run} claims pass.**{skipped}",
         "",
         "| claim | result | statement |",
         "|---|---|---|",
@@ -142,8 +167,9 @@ def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, 
                 f"| `{crit.lhs}`{source} | {_fmt(r['value'])} | {crit.op} {crit.threshold:g} | "
                 f"{_row_result(r['passed'], crit)} | {crit.why} |"
             )
-        extras = [f"experiment `python -m experiments.{c.experiment}` "
-                  f"({results[c.experiment]['seconds']:.0f} s)"]  # fmt: skip
+        seconds = results[c.experiment]["seconds"]
+        took = "judged from its metrics.json" if seconds is None else f"{seconds:.0f} s"
+        extras = [f"experiment `python -m experiments.{c.experiment}` ({took})"]
         if c.tests:
             extras.append("tests " + ", ".join(f"`{t}`" for t in c.tests))
         lines += ["", "; ".join(extras) + "."]
@@ -153,13 +179,22 @@ def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, 
     return "\n".join(lines)
 
 
-def reproduce(workdir: Path, profile: str = "quick", claim_spec: str | None = None) -> bool:
-    """Runs the claims' experiments, writes REPORT.md and report.json; True if all pass."""
+def reproduce(
+    workdir: Path, profile: str = "quick", claim_spec: str | None = None, judge_only: bool = False
+) -> bool:
+    """Runs the claims' experiments, writes REPORT.md and report.json; True if all pass.
+
+    With `judge_only`, nothing runs: the claims are judged on the metrics.json
+    files already under `workdir/<experiment>/` (e.g. from separate full runs).
+    """
     common.parse_profile(profile)
     claims = select_claims(claim_spec)
     names = claims_lib.experiments_in(claims)
     start = time.perf_counter()
-    results = run_experiments(names, profile, workdir)
+    if judge_only:
+        results = read_results(names, workdir)
+    else:
+        results = run_experiments(names, profile, workdir)
     verdicts = evaluate_claims(claims, results, profile)
     seconds = time.perf_counter() - start
     report = render_report(verdicts, results, profile, seconds)
@@ -183,10 +218,15 @@ def reproduce(workdir: Path, profile: str = "quick", claim_spec: str | None = No
     )
     for v in verdicts:
         print(f"{v['claim'].id:>5}  {v['status']}  {v['claim'].statement}")
-    n_skip = sum(v["status"] == "SKIP" for v in verdicts)
-    print(f"{sum(v['status'] == 'PASS' for v in verdicts)}/{len(verdicts) - n_skip} claims pass"
-          f"{f' ({n_skip} full-profile only)' if n_skip else ''}; "
-          f"report: {workdir / 'REPORT.md'} ({seconds:.0f} s)")  # fmt: skip
+    counts = {s: sum(v["status"] == s for v in verdicts) for s in ("PASS", "SKIP", "NOT RUN")}
+    aside = ", ".join(
+        f"{n} {'full-profile only' if s == 'SKIP' else 'not run'}"
+        for s, n in counts.items()
+        if s != "PASS" and n
+    )
+    print(f"{counts['PASS']}/{len(verdicts) - counts['SKIP'] - counts['NOT RUN']} claims pass"
+          f"{f' ({aside})' if aside else ''}; report: {workdir / 'REPORT.md'} "
+          f"({seconds:.0f} s)")  # fmt: skip
     return all(v["passed"] for v in verdicts)
 
 
@@ -198,7 +238,7 @@ def main(argv):
     common.setup_logging()
     f = flags.FLAGS
     try:
-        ok = reproduce(Path(f.workdir), f.profile, f.claims)
+        ok = reproduce(Path(f.workdir), f.profile, f.claims, f.judge_only)
     except common.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -218,4 +258,7 @@ if __name__ == "__main__":
         "profile", "quick", list(common.PROFILES), "quick (CI) or full (paper scale)."
     )
     flags.DEFINE_string("claims", None, "Comma-separated claim ids to run (default: all).")
+    flags.DEFINE_bool(
+        "judge_only", False, "Run nothing: judge the metrics.json files already in --workdir."
+    )
     app.run(main)

@@ -129,6 +129,20 @@ def test_full_profile_criteria_are_reported_but_not_judged_in_quick(
         C("x", ">", 1.0, profiles=("medium",))
 
 
+def test_judge_only_reads_existing_metrics_and_runs_nothing(tmp_path, fake_registry):
+    common.write_metrics(tmp_path / "fake_good", {"x": 0.25, "y": 5.0})
+    # fake_bad never wrote metrics: its claims fail as not run; fake_good is not re-run.
+    assert reproduce.reproduce(tmp_path, "quick", "9.1,9.2", judge_only=True) is True
+    assert common.read_metrics_json(tmp_path / "fake_good") == {"x": 0.25, "y": 5.0}
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| `x` | 0.25 | < 1 | PASS |" in report and "judged from its metrics.json" in report
+    assert reproduce.reproduce(tmp_path, "quick", "9.3", judge_only=True) is False
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "no readable" in report and "| 9.3 | NOT RUN | crashes |" in report
+    assert "**0/0 claims pass.** 1 not run" in report
+    assert not (tmp_path / "fake_bad" / "error.txt").exists()
+
+
 def test_cli_rejects_unknown_claims_and_profiles(tmp_path):
     def cli(*args):
         return subprocess.run(
