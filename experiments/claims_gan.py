@@ -65,10 +65,13 @@ CLAIMS = [
         ),
         experiment="gan_mixture",
         criteria=(
-            C("ring_unrolled_k10_modes_mean", ">=", 1.0, minus="ring_gan_nonsaturating_modes_mean",
-              why="ring: unrolled (k = 10) captures at least one more mode on average",
+            C("ring_unrolled_k5_modes_mean", ">=", 1.0, minus="ring_gan_nonsaturating_modes_mean",
+              why="ring: unrolled (k = 5) captures at least one more mode on average",
               profiles=("full",)),
-            C("ring_unrolled_k10_reverse_kl_mean", "<", 0.0,
+            C("ring_unrolled_k5_modes_mean", ">=", 1.0, minus="ring_gan_minimax_modes_mean",
+              why="ring: and than the same objective without unrolling (k = 0)",
+              profiles=("full",)),
+            C("ring_unrolled_k5_reverse_kl_mean", "<", 0.0,
               minus="ring_gan_nonsaturating_reverse_kl_mean",
               why="ring: unrolled spreads its samples more evenly over the modes",
               profiles=("full",)),
@@ -76,7 +79,7 @@ CLAIMS = [
               minus="ring_gan_nonsaturating_modes_mean",
               why="ring: minibatch discrimination captures at least one more mode",
               profiles=("full",)),
-            C("grid_unrolled_k10_modes_mean", ">=", 2.0, minus="grid_gan_nonsaturating_modes_mean",
+            C("grid_unrolled_k5_modes_mean", ">=", 2.0, minus="grid_gan_nonsaturating_modes_mean",
               why="grid: unrolled captures at least two more of the 25 modes",
               profiles=("full",)),
         ),
@@ -91,7 +94,11 @@ CLAIMS = [
             "seeds, more than the quick profile's minute: its criteria are judged in the full "
             "profile (results/full), and the quick run proves the code path. The unrolled "
             "gradient through the k simulated D updates is tested against finite differences "
-            "and against the stopped-gradient ablation (tests/test_gan_training.py)."
+            "and against the stopped-gradient ablation (tests/test_gan_training.py). The "
+            "unrolled variants minimise Metz et al.'s f_K, the GAN value after k updates of D "
+            "(its real-data term depends on G through them); unrolled_k5_nonsaturating, the "
+            "fakes-only -log D_K(G(z)), is the ablation. 'Collapse' also shows in the "
+            "high-quality fraction: a diffuse G 'captures' modes by chance (hq near 0)."
         ),
     ),
     Claim(

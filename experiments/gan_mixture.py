@@ -343,6 +343,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             per_run[prefix] = {
                 k: res[k].tolist() for k in ("modes", "hq", "reverse_kl", "w1", "counts")
             }
+            # After every variant: what a long run has measured so far survives a kill.
+            common.write_json(workdir / "metrics_partial.json", metrics)
             log.info(
                 "%s: modes %.2f +- %.2f, hq %.3f, reverse KL %.3f, W1 %.4f", prefix,
                 metrics[f"{prefix}_modes_mean"], metrics[f"{prefix}_modes_std"],
