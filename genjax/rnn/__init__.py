@@ -4,7 +4,8 @@ Modules: `cells` (tanh RNN, LSTM, GRU step functions), `unroll` (masked,
 reversed, bidirectional, stacked unrolling), `architectures` (many-to-one,
 one-to-many, aligned many-to-many, seq2seq), `bptt` (hand-written BPTT),
 `analysis` (Jacobians vs lag, spectral radius), `clipping`, `tbptt`, `tasks`
-(the adding and copy problems), `training` (many runs vmapped in one compiled step).
+(the adding and copy problems), `sequence_tasks` (3.1's generated tagging, addition,
+reversal and digit-name data), `training` (many runs vmapped in one compiled step).
 """
 
 from genjax.rnn import (
@@ -13,6 +14,7 @@ from genjax.rnn import (
     bptt,
     cells,
     clipping,
+    sequence_tasks,
     tasks,
     tbptt,
     training,
@@ -30,6 +32,7 @@ __all__ = [
     "cells",
     "clipping",
     "get_cell",
+    "sequence_tasks",
     "tasks",
     "tbptt",
     "training",
