@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= quick
 WORKDIR ?= runs/reproduce
+# Experiments at once, each in its own process: compiling is single-threaded.
+JOBS ?= 2
 
 .PHONY: run test lint format venv clean
 
@@ -17,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(PY) -m experiments.reproduce --workdir $(WORKDIR) --profile $(PROFILE)
+	$(PY) -m experiments.reproduce --workdir $(WORKDIR) --profile $(PROFILE) --jobs $(JOBS)
 
 test: $(VENV)/.installed lint
 	$(PY) -m pytest -n 2 -q tests

@@ -1,5 +1,6 @@
 """The main job: the claim registry, criteria, report, and exit status."""
 
+import json
 import subprocess
 import sys
 import types
@@ -127,6 +128,25 @@ def test_full_profile_criteria_are_reported_but_not_judged_in_quick(
     assert "| 9.5 | PASS | full only |" in (tmp_path / "REPORT.md").read_text()
     with pytest.raises(ValueError, match="profiles"):
         C("x", ">", 1.0, profiles=("medium",))
+
+
+def test_parallel_jobs_give_the_same_report(tmp_path, fake_registry, monkeypatch):
+    import concurrent.futures
+
+    # Threads stand in for the worker processes: the fake experiments live only in
+    # this process's sys.modules. make run exercises the real processes.
+    monkeypatch.setattr(
+        reproduce, "_executor", lambda jobs: concurrent.futures.ThreadPoolExecutor(jobs)
+    )
+    assert reproduce.reproduce(tmp_path / "serial", "quick") is False
+    assert reproduce.reproduce(tmp_path / "parallel", "quick", jobs=2) is False
+    serial = json.loads((tmp_path / "serial" / "report.json").read_text())
+    parallel = json.loads((tmp_path / "parallel" / "report.json").read_text())
+    assert serial["claims"] == parallel["claims"]
+    assert set(parallel["experiment_seconds"]) == {"fake_good", "fake_bad"}
+    assert "boom" in (tmp_path / "parallel" / "fake_bad" / "error.txt").read_text()
+    with pytest.raises(common.ConfigError, match="jobs"):
+        reproduce.reproduce(tmp_path, "quick", jobs=0)
 
 
 def test_judge_only_reads_existing_metrics_and_runs_nothing(tmp_path, fake_registry):
