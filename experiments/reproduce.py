@@ -65,10 +65,14 @@ def _run_in_worker(name: str, config, workdir: Path) -> dict:
     matplotlib.use("Agg")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"%(asctime)s [{name}] %(message)s", "%H:%M:%S"))
-    logging.getLogger("genjax").addHandler(handler)
-    logging.getLogger("genjax").propagate = False
+    logger = logging.getLogger("genjax")
+    logger.addHandler(handler)  # a worker runs several experiments, one after another
+    logger.propagate = False
     common.setup_logging()
-    return _run_one(name, config, workdir)
+    try:
+        return _run_one(name, config, workdir)
+    finally:
+        logger.removeHandler(handler)
 
 
 def _executor(jobs: int) -> concurrent.futures.Executor:
