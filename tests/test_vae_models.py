@@ -281,7 +281,7 @@ def test_vae_mnist_end_to_end(tmp_path):
     config.iwae_total_samples = 10
     config.test_elbo_num_samples = 2
     config.naive_ml_num_samples = (10,)
-    config.naive_ml_num_steps = 8  # != num_steps: the same-budget VAE is trained apart
+    config.naive_ml_num_steps = 10  # = num_steps: the main VAE is the naive models' peer
     config.digits_decoders = ("categorical",)
     config.num_prior_samples = 64
     config.grid_size = 3
