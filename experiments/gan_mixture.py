@@ -198,16 +198,22 @@ def train_runs(
     return gen, result.state.params["gen"], result.history
 
 
-def score_runs(gen, gen_params, modes, std, config, key, held_out) -> dict[str, np.ndarray]:
-    """Per-run PacGAN statistics and exact W1 (to `held_out` data) of stacked generators."""
+def _mode_stats(gen, gen_params, modes, std, config, key) -> dict[str, np.ndarray]:
+    """Samples [R, eval_samples, 2] of stacked generators and their per-run PacGAN statistics."""
     noise = jax.random.normal(key, (config.eval_samples, config.noise_dim))
     samples = jax.jit(jax.vmap(gen.apply, in_axes=(0, None)))(gen_params, noise)
     modes_j = jnp.asarray(modes)
     stats = jax.jit(jax.vmap(lambda s: multiseed.mode_statistics(s, modes_j, std)))(samples)
     out = {name: np.asarray(v) for name, v in stats.items()}
-    samples = np.asarray(samples)
+    out["samples"] = np.asarray(samples)
+    return out
+
+
+def score_runs(gen, gen_params, modes, std, config, key, held_out) -> dict[str, np.ndarray]:
+    """Per-run PacGAN statistics and exact W1 (to `held_out` data) of stacked generators."""
+    out = _mode_stats(gen, gen_params, modes, std, config, key)
+    samples = out["samples"]
     out["w1"] = np.array([gan.wasserstein_exact(s[: config.w1_samples], held_out) for s in samples])
-    out["samples"] = samples
     return out
 
 
@@ -226,13 +232,7 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
                 variant, modes, std, config, keys, workdir / "stability" / f"{name}_depth{depth}",
                 disc_hidden=(config.disc_hidden[0],) * depth, learning_rates=run_lrs,
             )  # fmt: skip
-            noise = jax.random.normal(
-                jax.random.fold_in(key, 999), (config.eval_samples, config.noise_dim)
-            )
-            samples = jax.vmap(gen.apply, in_axes=(0, None))(params, noise)
-            stats = jax.vmap(lambda s: multiseed.mode_statistics(s, jnp.asarray(modes), std))(
-                samples
-            )
+            stats = _mode_stats(gen, params, modes, std, config, jax.random.fold_in(key, 999))
             ok = (np.asarray(stats["modes"]) >= config.stability_min_modes) & (
                 np.asarray(stats["hq"]) >= config.stability_min_hq
             )

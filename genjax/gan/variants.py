@@ -152,15 +152,16 @@ def make_variant_step(
             return wgan_generator_loss(discriminate(dp, generate(gp, noise)))
         if k == 0:
             return gen_objective(discriminate(dp, generate(gp, noise)))
+        value_form = variant.objective == "minimax"  # G's loss is V(D_K, G): one more batch
         real_batches = jax.vmap(lambda kk: sample_data(kk, batch_size))(
-            jax.random.split(real_key, k + 1)
+            jax.random.split(real_key, k + 1 if value_form else k)
         )
         unroll_noise = jax.random.normal(unroll_key, (k, batch_size, noise_dim))
         return unrolled_generator_loss(
             gp, dp, disc_opt, real_batches[:k], unroll_noise, noise,
             generate=generate, discriminate=discriminate, disc_optimizer=disc_optimizer,
             generator_loss=gen_objective, use_scan=use_scan,
-            value_real=real_batches[k] if variant.objective == "minimax" else None,
+            value_real=real_batches[k] if value_form else None,
         )  # fmt: skip
 
     def step(state: TrainState) -> tuple[TrainState, Metrics]:
