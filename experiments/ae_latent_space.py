@@ -21,7 +21,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from experiments import common
 from genjax import autoencoder as ae_lib
@@ -85,21 +84,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         )
 
 
-def _fit(
-    loss_fn, params, learning_rate: float, train_key: PRNGKey, data_key: PRNGKey,
-    batch_data, config, num_steps: int, workdir: Path,
-) -> train.TrainState:  # fmt: skip
-    optimizer = optax.adam(learning_rate)
-    state = train.create_train_state(params, optimizer, train_key)
-    batch_fn = data.make_batch_fn(batch_data, config.batch_size, data_key)
-    step = train.make_train_step(loss_fn, optimizer)
-    result = train.train(
-        state, step, batch_fn, num_steps, workdir=workdir, log_every=config.log_every,
-        tensorboard=False,
-    )  # fmt: skip
-    return result.state
-
-
 def _judge(
     decoded: Mapping[str, Array], classify, reference: Array
 ) -> dict[str, tuple[float, float]]:
@@ -155,7 +139,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     # The judge.
     clf = clf_lib.Classifier(tuple(config.classifier_hidden))
     clf_params = clf.init(clf_init_key, test_images[:1])
-    clf_state = _fit(
+    clf_state = common.fit_adam(
         clf_lib.classifier_loss(clf), clf_params, config.classifier_learning_rate,
         clf_train_key, clf_data_key, train_data, config, config.classifier_num_steps,
         workdir / "classifier",
@@ -181,7 +165,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         model = ae_lib.Autoencoder(tuple(config.ae_hidden), dim)
         params = model.init(init_key, test_images[:1])
         loss_fn = ae_lib.make_reconstruction_loss(model)
-        state = _fit(
+        state = common.fit_adam(
             loss_fn, params, config.ae_learning_rate, train_key, data_key, train_data, config,
             config.ae_num_steps, workdir / f"ae_z{dim}",
         )  # fmt: skip

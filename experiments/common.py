@@ -124,6 +124,28 @@ def save_figure(fig, workdir: str | Path, name: str) -> Path:
     return path
 
 
+def fit_adam(
+    loss_fn, params, learning_rate: float, train_key, data_key, batch_data, config,
+    num_steps: int, workdir: str | Path,
+):  # fmt: skip
+    """Adam on `loss_fn` over batches (config.batch_size) of `batch_data`: the final TrainState.
+
+    Logs every config.log_every steps and checkpoints into `workdir` (a rerun resumes).
+    """
+    import optax
+
+    from genjax import data, train
+
+    optimizer = optax.adam(learning_rate)
+    state = train.create_train_state(params, optimizer, train_key)
+    batch_fn = data.make_batch_fn(batch_data, config.batch_size, data_key)
+    step = train.make_train_step(loss_fn, optimizer)
+    return train.train(
+        state, step, batch_fn, num_steps, workdir=workdir, log_every=config.log_every,
+        tensorboard=False,
+    ).state  # fmt: skip
+
+
 def setup_logging() -> None:
     """genjax's progress lines at INFO; the checkpoint library's chatter at WARNING."""
     logging.getLogger("genjax").setLevel(logging.INFO)

@@ -35,12 +35,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
 from experiments import common
 from genjax import autoencoder as ae_lib
 from genjax import classifier as clf_lib
-from genjax import data, train
+from genjax import data
 from genjax.nn import flatten_images
 from genjax.typing import Array, Params, PRNGKey
 from genjax.vae import models, objectives
@@ -112,15 +111,10 @@ def _fit(
     batch_data, workdir: Path,
 ) -> Params:  # fmt: skip
     """Adam on `loss_fn` for `num_steps` batches of `batch_data`; returns the final params."""
-    optimizer = optax.adam(config.learning_rate)
-    state = train.create_train_state(params, optimizer, train_key)
-    batch_fn = data.make_batch_fn(batch_data, config.batch_size, data_key)
-    step = train.make_train_step(loss_fn, optimizer)
-    result = train.train(
-        state, step, batch_fn, num_steps, workdir=workdir, log_every=config.log_every,
-        tensorboard=False,
-    )  # fmt: skip
-    return result.state.params
+    return common.fit_adam(
+        loss_fn, params, config.learning_rate, train_key, data_key, batch_data, config,
+        num_steps, workdir,
+    ).params  # fmt: skip
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4, 5, 6, 7, 8))
