@@ -16,7 +16,9 @@ script prints their initial losses, which must agree):
   the scan, only h @ W_h^T inside it (unroll 1 and 8);
 - concat: one matmul of concat([x, h]) with [W_x, W_h] inside the scan;
 - flax: `nn.RNN(nn.OptimizedLSTMCell(128))`;
-- torch (optional: `pip install genjax[bench]`): `torch.nn.LSTM` + `nn.Linear`.
+- torch (optional: `pip install genjax[bench]`): `torch.nn.LSTM` + `nn.Linear`
+  (on the GPU when JAX runs on one: cuDNN);
+- on a GPU, genjax's cuDNN path (`genjax.rnn.cudnn.stacked_lstm`).
 
 Runs alternate between the candidates after a warm-up and the medians and their
 ratios to the genjax step are printed: quote the ratios, not the milliseconds,
@@ -42,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from genjax.rnn import cells
+from genjax.rnn import cells, cudnn
 from genjax.rnn import unroll as rnn_unroll
 
 BATCH, LENGTH, INPUT, HIDDEN, OUT, LONG = 32, 100, 32, 128, 1, 1000
@@ -185,7 +187,15 @@ def jax_variants(params, hidden: int = HIDDEN) -> dict:
         "hoisted input proj (unroll=8)": (hoisted_loss(8), params),
         "concat [x, h] matmul": (concat_loss(1), params),
         "flax nn.RNN(OptimizedLSTMCell)": (flax_loss(hidden), flax_params),
-    }
+        **({"genjax cuDNN (jax.experimental.rnn)": (cudnn_loss, params)}
+           if cudnn.available() else {}),
+    }  # fmt: skip
+
+
+def cudnn_loss(params, xs, targets):
+    """The GPU fast path, `genjax.rnn.cudnn.stacked_lstm` (GPU only)."""
+    _, ys = cudnn.stacked_lstm([params["lstm"]], xs)
+    return mse(ys, params["readout"], targets)
 
 
 def make_step(loss_fn):
@@ -241,8 +251,11 @@ def make_torch_runner(params, xs, targets):
         lstm.bias_hh_l0.zero_()
         readout.weight.copy_(torch.from_numpy(np.array(params["readout"]["W"]).T))
         readout.bias.copy_(torch.from_numpy(np.array(params["readout"]["b"])))
+    device = "cuda" if jax.default_backend() == "gpu" and torch.cuda.is_available() else "cpu"
+    lstm, readout = lstm.to(device), readout.to(device)
     opt = torch.optim.Adam([*lstm.parameters(), *readout.parameters()], lr=LR)
-    x, y = torch.from_numpy(np.array(xs)), torch.from_numpy(np.array(targets))
+    x = torch.from_numpy(np.array(xs)).to(device)
+    y = torch.from_numpy(np.array(targets)).to(device)
 
     def loss():
         ys, _ = lstm(x)

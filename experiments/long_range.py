@@ -158,6 +158,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         out = _run_group(config, *args, workdir=workdir / tag, **kwargs)
         metrics[f"seconds_{tag}"] = time.perf_counter() - t0
         log.info("%s: test %s (%.0fs)", tag, np.round(out[0], 4), metrics[f"seconds_{tag}"])
+        common.write_json(workdir / "metrics_partial.json", metrics)  # what a cut run keeps
         return out
 
     def both_settings(tag, unit, test, dead, baseline):

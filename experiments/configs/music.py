@@ -1,0 +1,42 @@
+"""Polyphonic music (3.1's many-to-many and generation): next-frame NLL on Bach chorales.
+
+    python -m experiments.music --workdir runs/music \\
+        --config.data_path=../shared/data/jsb_chorales_quarter.json
+    python -m experiments.music --workdir runs/music_quick \\
+        --config=experiments/configs/music.py:quick
+
+Always trains on the JSB-like set built from music21's Bach chorales; with
+`data_path` (the standard JSB Chorales file, or any file of that format) also on
+it, whose test split is the one the published numbers use. 'quick' (the main job's
+profile, about a minute on 2 cores): the first 80 chorale files, small cells, a few
+hundred steps. 'full': every chorale, 256 units, input/output dropout and
+transposition, thousands of steps with the best step chosen on the valid split.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from experiments import common
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    """The config for profile `arg` ('quick' or 'full', default 'full')."""
+    config, quick = common.new_config(arg)
+    config.data_path = ""  # a standard polyphonic benchmark file (.json/.pkl); '' = none
+    config.chorales_max_pieces = 80 if quick else 0  # music21 chorale files parsed; 0 = all
+    config.cells = ("tanh", "lstm", "gru")
+    config.hidden_dim = 48 if quick else 256
+    config.num_layers = 1
+    config.input_dropout = 0.0 if quick else 0.2
+    config.output_dropout = 0.0 if quick else 0.5
+    config.transpose_max = 0 if quick else 4  # semitones, training pieces only
+    config.batch_size = 8 if quick else 16
+    config.learning_rate = 3e-3 if quick else 2e-3  # Adam (clipped), cosine decay to 5%
+    config.clip_norm = 1.0
+    config.num_steps = 300 if quick else 6000
+    config.eval_every = 50 if quick else 100  # valid NLL; the best step's params are kept
+    config.primer_frames = 16
+    config.generate_frames = 48
+    config.log_every = 50 if quick else 200
+    return config

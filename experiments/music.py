@@ -1,0 +1,225 @@
+"""Polyphonic music: many-to-many next-frame prediction and generation from a primer (3.1).
+
+Each piece is a piano roll of 88 binary pitch units (MIDI 21..108), one frame per
+quarter note (`genjax.data.music`). A tanh RNN, an LSTM and a GRU
+(`genjax.rnn.polyphonic`) read frames 0, x_1, ..., x_{T-1} and predict every frame
+x_t as 88 independent Bernoullis: the standard protocol of Boulanger-Lewandowski et
+al. 2012, scored as test negative log-likelihood in nats per time step. Every
+`eval_every` steps the valid NLL is measured and the best step's parameters kept;
+the cell with the lowest valid NLL is the selected model (`..._selected`). The test
+split is read once, at the end.
+
+Datasets: the JSB-like set built from music21's Bach chorales (metrics prefixed
+`chorales_`), and, with `--config.data_path`, a standard benchmark file such as JSB
+Chorales (no prefix: `test_nll_per_step_{cell}`, the numbers the papers report).
+Baseline: every pitch an independent Bernoulli with its training frequency
+(`..._marginal`).
+
+Metrics: [chorales_]{test,valid,train}_nll_per_step_{cell}, ..._selected,
+..._marginal, [chorales_]best_step_{cell}, dataset sizes, seconds.
+Figures: [chorales_]valid_curves.png, [chorales_]piano_roll.png (a test primer, the
+selected model's sampled continuation, and the real continuation).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from pathlib import Path
+
+import jax
+import ml_collections
+import numpy as np
+import optax
+
+from experiments import common
+from genjax import data, train
+from genjax.data import music
+from genjax.rnn import architectures as arch
+from genjax.rnn import polyphonic
+from genjax.rnn.cells import CELL_NAMES
+
+log = logging.getLogger("genjax")
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Raises `common.ConfigError` naming the first field that cannot work."""
+    common.require_positive(
+        config, "hidden_dim", "num_layers", "batch_size", "learning_rate", "clip_norm",
+        "num_steps", "eval_every", "primer_frames", "generate_frames", "log_every",
+    )  # fmt: skip
+    if not config.cells or any(c not in CELL_NAMES for c in config.cells):
+        raise common.ConfigError(f"config.cells must be a non-empty subset of {CELL_NAMES}")
+    for name in ("input_dropout", "output_dropout"):
+        if not 0.0 <= config[name] < 1.0:
+            raise common.ConfigError(f"config.{name} must be in [0, 1), got {config[name]}")
+    if not isinstance(config.transpose_max, int) or not 0 <= config.transpose_max <= 12:
+        raise common.ConfigError(
+            f"config.transpose_max must be an integer in 0..12, got {config.transpose_max}"
+        )
+    if config.chorales_max_pieces != 0 and config.chorales_max_pieces < 15:
+        raise common.ConfigError(
+            "config.chorales_max_pieces must be 0 (all) or >= 15 (enough for three splits)"
+        )
+    if config.data_path and not Path(config.data_path).expanduser().is_file():
+        raise common.ConfigError(f"config.data_path {config.data_path!r} is not a file")
+
+
+def _load_datasets(config) -> dict[str, music.PolyphonicDataset]:
+    """{metric prefix: dataset}; a malformed data_path file is a ConfigError."""
+    datasets = {}
+    if config.data_path:
+        try:
+            datasets[""] = music.load_polyphonic(config.data_path)
+        except ValueError as e:
+            raise common.ConfigError(f"config.data_path: {e}") from e
+    datasets["chorales_"] = music.load_bach_chorales(config.chorales_max_pieces or None)
+    return datasets
+
+
+def _train_cell(config, cell, arrays, key, workdir):
+    """Trains one cell; returns (params at the best valid step, best step, eval records)."""
+    k_init, k_data, k_train = jax.random.split(key, 3)
+    params = polyphonic.init(k_init, cell, config.hidden_dim, num_layers=config.num_layers)
+    schedule = optax.cosine_decay_schedule(config.learning_rate, config.num_steps, alpha=0.05)
+    optimizer = optax.chain(optax.clip_by_global_norm(config.clip_norm), optax.adam(schedule))
+
+    def loss_fn(params, batch, step_key):
+        inputs, targets, lengths = batch
+        k_shift, k_drop = jax.random.split(step_key)
+        inputs = polyphonic.transpose(k_shift, inputs, config.transpose_max)
+        targets = polyphonic.transpose(k_shift, targets, config.transpose_max)
+        logits = polyphonic.logits(
+            cell, params, inputs, lengths, key=k_drop,
+            input_dropout=config.input_dropout, output_dropout=config.output_dropout,
+        )  # fmt: skip
+        return arch.sequence_bernoulli_nll(logits, targets, lengths), {}
+
+    nll = jax.jit(functools.partial(polyphonic.nll_per_step, cell))
+    best = {"nll": float("inf"), "params": params, "step": 0}
+
+    def eval_fn(state):
+        valid = float(nll(state.params, *arrays["valid"]))
+        if valid < best["nll"]:
+            best.update(nll=valid, params=jax.device_get(state.params), step=int(state.step))
+        log.info("%s step %d: valid NLL %.3f (best %.3f at step %d)", cell, int(state.step),
+                 valid, best["nll"], best["step"])  # fmt: skip
+        return {"valid_nll": valid}
+
+    result = train.train(
+        train.create_train_state(params, optimizer, k_train),
+        train.make_train_step(loss_fn, optimizer),
+        data.make_batch_fn(arrays["train"], config.batch_size, k_data),
+        config.num_steps, log_every=config.log_every, eval_fn=eval_fn,
+        eval_every=config.eval_every,
+    )  # fmt: skip
+    evals = [r for r in result.history if "valid_nll" in r]
+    return best["params"], best["step"], evals, nll
+
+
+def _plot_curves(curves: dict[str, list[dict]], marginal: float, title: str, workdir, name):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for cell, records in curves.items():
+        ax.plot([r["step"] for r in records], [r["valid_nll"] for r in records], label=cell)
+    ax.axhline(marginal, color="gray", ls="--", label="independent pitches")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("valid NLL (nats per time step)")
+    ax.set_title(title)
+    ax.legend()
+    common.save_figure(fig, workdir, name)
+
+
+def _plot_rolls(primer, sampled, truth, title, workdir, name):
+    """Primer | sampled continuation, above primer | real continuation, for each piece."""
+    import matplotlib.pyplot as plt
+
+    n = primer.shape[0]
+    fig, axes = plt.subplots(n, 2, figsize=(11, 2.6 * n), squeeze=False)
+    for i in range(n):
+        for j, (cont, label) in enumerate(((sampled[i], "sampled"), (truth[i], "real"))):
+            roll = np.concatenate([primer[i], cont])  # [T, 88]
+            pitches = np.flatnonzero(np.concatenate([primer[i], sampled[i], truth[i]]).any(0))
+            lo, hi = (pitches.min(), pitches.max()) if pitches.size else (0, 87)
+            ax = axes[i, j]
+            ax.imshow(roll[:, lo : hi + 1].T, origin="lower", aspect="auto", cmap="Greys",
+                      extent=(0, len(roll), lo + music.LOWEST_PITCH - 0.5,
+                              hi + music.LOWEST_PITCH + 0.5))  # fmt: skip
+            ax.axvline(len(primer[i]), color="tab:red", lw=1)
+            ax.set_title(f"test piece {i}: primer | {label} continuation", fontsize=9)
+            ax.set_ylabel("MIDI pitch")
+    for ax in axes[-1]:
+        ax.set_xlabel("quarter-note frame")
+    fig.suptitle(title)
+    common.save_figure(fig, workdir, name)
+
+
+def _run_dataset(config, prefix, dataset, key, workdir) -> dict[str, float]:
+    arrays = {s: music.pad_rolls(dataset.split(s)) for s in music.SPLITS}
+    label = "standard file " + dataset.name if not prefix else "music21 chorales"
+    metrics = {
+        f"{prefix}num_{s}_pieces": float(len(dataset.split(s))) for s in music.SPLITS
+    }  # fmt: skip
+    metrics[f"{prefix}num_test_frames"] = float(dataset.num_frames("test"))
+    marginal = polyphonic.marginal_nll_per_step(dataset.train, dataset.test)
+    metrics[f"{prefix}test_nll_per_step_marginal"] = marginal
+    valid_marginal = polyphonic.marginal_nll_per_step(dataset.train, dataset.valid)
+    curves, models = {}, {}
+    for i, cell in enumerate(config.cells):
+        t0 = time.perf_counter()
+        log.info("%s: training the %s (%d steps)", label, cell, config.num_steps)
+        params, step, curves[cell], nll = _train_cell(
+            config, cell, arrays, jax.random.fold_in(key, i), workdir
+        )
+        models[cell] = params
+        for split in music.SPLITS:
+            value = float(nll(params, *arrays[split]))
+            metrics[f"{prefix}{split}_nll_per_step_{cell}"] = value
+        metrics[f"{prefix}best_step_{cell}"] = float(step)
+        metrics[f"{prefix}seconds_{cell}"] = time.perf_counter() - t0
+        log.info("%s %s: valid %.3f, test %.3f nats/step (best step %d)", label, cell,
+                 metrics[f"{prefix}valid_nll_per_step_{cell}"],
+                 metrics[f"{prefix}test_nll_per_step_{cell}"], step)  # fmt: skip
+    selected = min(config.cells, key=lambda c: metrics[f"{prefix}valid_nll_per_step_{c}"])
+    for split in ("valid", "test"):
+        metrics[f"{prefix}{split}_nll_per_step_selected"] = metrics[
+            f"{prefix}{split}_nll_per_step_{selected}"
+        ]
+    metrics[f"{prefix}selected_cell_index"] = float(CELL_NAMES.index(selected))
+    _plot_curves(curves, valid_marginal, f"{label}: valid NLL per time step", workdir,
+                 f"{prefix}valid_curves")  # fmt: skip
+    # Generation: the first pieces of the test split long enough for primer + continuation.
+    p, g = config.primer_frames, config.generate_frames
+    pieces = [r for r in dataset.test if len(r) >= p + g][:3] or dataset.test[:1]
+    g = min(g, len(pieces[0]) - p) if len(pieces[0]) < p + g else g
+    if g >= 1 and len(pieces[0]) > p:
+        primer = np.stack([r[:p] for r in pieces])
+        truth = np.stack([r[p : p + g] for r in pieces])
+        sample = jax.jit(
+            functools.partial(polyphonic.continue_piece, selected), static_argnums=(2,)
+        )  # fmt: skip
+        sampled = np.asarray(sample(models[selected], primer, g, jax.random.fold_in(key, 99)))
+        metrics[f"{prefix}generated_notes_per_frame"] = float(sampled.sum(-1).mean())
+        metrics[f"{prefix}real_notes_per_frame"] = float(truth.sum(-1).mean())
+        _plot_rolls(primer, sampled, truth, f"{label}: {selected}, sampled from a primer",
+                    workdir, f"{prefix}piano_roll")  # fmt: skip
+    return metrics
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
+    """Trains every cell on every dataset; writes metrics.json, config.json and figures."""
+    validate_config(config)
+    datasets = _load_datasets(config)
+    workdir = common.prepare_workdir(workdir, config)
+    key = jax.random.PRNGKey(config.seed)
+    metrics: dict[str, float] = {}
+    for i, (prefix, dataset) in enumerate(datasets.items()):
+        metrics.update(_run_dataset(config, prefix, dataset, jax.random.fold_in(key, i), workdir))
+        common.write_json(workdir / "metrics_partial.json", metrics)  # what a cut run keeps
+    return common.write_metrics(workdir, metrics)
+
+
+if __name__ == "__main__":
+    common.run_experiment(__name__, train_and_evaluate)
