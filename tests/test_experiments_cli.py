@@ -27,6 +27,12 @@ def run_cli(module, workdir, *args):
         ("pca_vs_linear_ae", ["--config.optimizer=rmsprop"], "config.optimizer='rmsprop'"),
         ("ae_latent_space", ["--config.ae_num_steps=0"], "config.ae_num_steps must be positive"),
         ("ae_latent_space", ["--config.latent_dims=(2, 0)"], "latent_dims must be integers >= 1"),
+        ("music", ["--config.data_path=/nonexistent/jsb.json"], "is not a file"),
+        ("music", ["--config.output_dropout=1.0"], "config.output_dropout must be in [0, 1)"),
+        ("music", ["--config.cells=('lstm', 'rnn')"], "config.cells must be a non-empty subset"),
+        ("music", ["--config.chorales_max_pieces=5"], "chorales_max_pieces must be 0"),
+        ("gan_mnist", ["--config.variants=('wgan_clip',)"], "config.variants must be"),
+        ("gan_mnist", ["--config.num_steps=0"], "config.num_steps must be positive"),
     ],
 )
 def test_bad_config_values_exit_before_any_work(tmp_path, module, args, message):
@@ -49,3 +55,12 @@ def test_unknown_profile_and_missing_workdir_are_rejected(tmp_path):
         timeout=120,
     )
     assert proc.returncode != 0 and "--workdir" in proc.stderr
+
+
+def test_music_rejects_a_malformed_data_file_before_training(tmp_path):
+    bad = tmp_path / "jsb.json"
+    bad.write_text('{"train": [[[60, 64]]], "valid": [], "test": []}')
+    proc = run_cli("music", tmp_path / "run", f"--config.data_path={bad}")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "config.data_path" in proc.stderr and ">= 2 time steps" in proc.stderr
+    assert not (tmp_path / "run").exists()

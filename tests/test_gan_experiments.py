@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 from experiments import common, gan_theory
 from experiments.configs import gan_theory as gan_theory_config
 
@@ -26,3 +28,16 @@ def test_gan_theory_end_to_end(tmp_path):
     for figure in ("generator_gradients", "saturation_runs", "optimal_discriminator",
                    "parallel_lines"):  # fmt: skip
         assert (tmp_path / f"{figure}.png").exists()
+
+
+def test_class_histogram_kl_matches_scipy():
+    from scipy import stats
+
+    from experiments.gan_mnist import class_histogram_kl
+
+    rng = np.random.default_rng(0)
+    labels = rng.choice(10, size=5000, p=np.r_[np.full(8, 0.1), 0.15, 0.05])
+    p = np.bincount(labels, minlength=10) / labels.size
+    np.testing.assert_allclose(class_histogram_kl(labels), stats.entropy(p, np.full(10, 0.1)))
+    np.testing.assert_allclose(class_histogram_kl(np.full(100, 3)), np.log(10))  # one digit
+    np.testing.assert_allclose(class_histogram_kl(np.arange(100) % 10), 0.0, atol=1e-12)
