@@ -78,11 +78,9 @@ def _optimizers(variant, config):
 
 def _train_variant(variant, images, config, key, workdir):
     """Trains one variant; returns (sample(key, n) -> images in [0, 1], seconds)."""
-    slope = config.leaky_slope
-    gen = gan.Generator(hidden=tuple(config.gen_hidden), out_dim=images.shape[1],
-                        activation=functools.partial(nn.leaky_relu, negative_slope=slope))  # fmt: skip
-    disc = gan.Discriminator(hidden=tuple(config.disc_hidden),
-                             activation=functools.partial(nn.leaky_relu, negative_slope=slope))  # fmt: skip
+    act = functools.partial(nn.leaky_relu, negative_slope=config.leaky_slope)
+    gen = gan.Generator(hidden=tuple(config.gen_hidden), out_dim=images.shape[1], activation=act)
+    disc = gan.Discriminator(hidden=tuple(config.disc_hidden), activation=act)
     gen_opt, disc_opt = _optimizers(variant, config)
     real = jnp.asarray(images) * 2.0 - 1.0  # [-1, 1]
 
@@ -196,9 +194,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             if stat != "counts":
                 metrics[f"{name}_{stat}"] = value
         metrics[f"seconds_{name}"] = seconds
+        j = judged[name]
         log.info("%s: KL to uniform %.3f (max log 10 = %.2f), confidence %.3f, %d classes",
-                 name, judged[name]["class_histogram_kl"], math.log(10),
-                 judged[name]["classifier_confidence"], judged[name]["classes_covered"])  # fmt: skip
+                 name, j["class_histogram_kl"], math.log(10), j["classifier_confidence"],
+                 j["classes_covered"])  # fmt: skip
     _plot(samples, judged, workdir)
     return common.write_metrics(workdir, metrics)
 
