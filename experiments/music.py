@@ -137,7 +137,7 @@ def _plot_rolls(primer, sampled, truth, title, workdir, name):
     import matplotlib.pyplot as plt
 
     n = primer.shape[0]
-    fig, axes = plt.subplots(n, 2, figsize=(11, 2.6 * n), squeeze=False)
+    fig, axes = plt.subplots(n, 2, figsize=(11, 2.8 * n), squeeze=False, layout="constrained")
     for i in range(n):
         for j, (cont, label) in enumerate(((sampled[i], "sampled"), (truth[i], "real"))):
             roll = np.concatenate([primer[i], cont])  # [T, 88]
