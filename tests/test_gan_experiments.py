@@ -41,3 +41,21 @@ def test_class_histogram_kl_matches_scipy():
     np.testing.assert_allclose(class_histogram_kl(labels), stats.entropy(p, np.full(10, 0.1)))
     np.testing.assert_allclose(class_histogram_kl(np.full(100, 3)), np.log(10))  # one digit
     np.testing.assert_allclose(class_histogram_kl(np.arange(100) % 10), 0.0, atol=1e-12)
+
+
+def test_gan_mnist_config_errors_name_the_field(tmp_path):
+    import pytest
+
+    from experiments import gan_mnist
+    from experiments.configs import gan_mnist as gan_mnist_config
+
+    for field, value, message in (
+        ("variants", ("wgan_clip",), "config.variants must be"),
+        ("num_steps", 0, "config.num_steps must be positive"),
+        ("gen_hidden", (64, 0), "config.gen_hidden must be positive"),
+    ):
+        config = gan_mnist_config.get_config("quick")
+        config[field] = value
+        with pytest.raises(common.ConfigError, match=message):
+            gan_mnist.train_and_evaluate(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

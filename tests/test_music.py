@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 
 import jax
 import jax.numpy as jnp
@@ -65,7 +66,7 @@ def test_load_polyphonic_reads_the_standard_format(tmp_path, name):
 def test_load_polyphonic_names_what_is_wrong(tmp_path, mutate, message):
     bad = json.loads(json.dumps(SMALL))
     mutate(bad)
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         music.load_polyphonic(_write(tmp_path, bad))
 
 
@@ -232,3 +233,46 @@ def test_marginal_baseline_matches_scipy():
     frames = np.concatenate(test)
     expected = -stats.bernoulli.logpmf(frames, p).sum(1).mean()
     np.testing.assert_allclose(polyphonic.marginal_nll_per_step(train, test), expected, rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("data_path", "/nonexistent/jsb.json", "is not a file"),
+        ("output_dropout", 1.0, "config.output_dropout must be in [0, 1)"),
+        ("cells", ("lstm", "rnn"), "config.cells must be a non-empty subset"),
+        ("chorales_max_pieces", 5, "chorales_max_pieces must be 0"),
+        ("transpose_max", 13, "transpose_max must be an integer in 0..12"),
+        ("num_steps", 0, "config.num_steps must be positive"),
+    ],
+)
+def test_music_config_errors_name_the_field(tmp_path, field, value, message):
+    from experiments import common
+    from experiments import music as music_exp
+    from experiments.configs import music as music_config
+
+    config = music_config.get_config("quick")
+    config[field] = value
+    with pytest.raises(common.ConfigError, match=re.escape(message)):
+        music_exp.train_and_evaluate(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_music_merge_reselects_across_runs(tmp_path):
+    from experiments import common, music_merge
+
+    base = {"profile": "full", "seed": 0, "hidden_dim": 8}
+    runs = []
+    for cell, valid, test in (("tanh", 9.0, 9.1), ("lstm", 8.5, 8.7), ("gru", 8.6, 8.6)):
+        d = tmp_path / cell
+        common.write_json(d / "config.json", {**base, "cells": [cell]})
+        m = {f"valid_nll_per_step_{cell}": valid, f"test_nll_per_step_{cell}": test,
+             "valid_nll_per_step_selected": valid, "test_nll_per_step_selected": test}  # fmt: skip
+        common.write_json(d / "metrics.json", m)
+        runs.append(d)
+    merged = music_merge.merge(runs, tmp_path / "out")
+    assert merged["valid_nll_per_step_selected"] == 8.5  # the LSTM, by valid NLL
+    assert merged["test_nll_per_step_selected"] == 8.7  # even though the GRU tests lower
+    common.write_json(runs[2] / "config.json", {**base, "hidden_dim": 16, "cells": ["gru"]})
+    with pytest.raises(ValueError, match="differs .* in \\['hidden_dim'\\]"):
+        music_merge.merge(runs, tmp_path / "out2")
