@@ -255,25 +255,35 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
 
 
 def _plot_stability(rows, config, workdir: Path) -> None:
+    """Per method, a (D depth x learning rate) table: success fraction, coloured; the mean
+    modes captured and high-quality fraction over the cell's seeds written in it."""
     import matplotlib.pyplot as plt
 
     names = ("gan_minimax", "gan_nonsaturating", "wgan_gp")
     depths = tuple(config.stability_disc_depths)
     lrs = tuple(config.stability_learning_rates)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
-        table = np.zeros((len(depths), len(lrs)))
-        for variant, depth, lr, _, _, _, ok in rows:
+        shape = (len(depths), len(lrs))
+        success, modes, hq = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        for variant, depth, lr, _, m, h, ok in rows:
             if variant == name:
-                table[depths.index(depth), lrs.index(lr)] += ok / config.stability_seeds
-        ax.imshow(table, vmin=0, vmax=1, cmap="viridis", origin="lower")
+                cell = depths.index(depth), lrs.index(lr)
+                success[cell] += ok / config.stability_seeds
+                modes[cell] += m / config.stability_seeds
+                hq[cell] += h / config.stability_seeds
+        ax.imshow(success, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
         ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
         ax.set_yticks(range(len(depths)), [str(d) for d in depths])
         ax.set_xlabel("learning rate")
         ax.set_ylabel("D hidden layers")
-        ax.set_title(f"{name}: success {np.mean([r[-1] for r in rows if r[0] == name]):.2f}")
+        rate = np.mean([r[-1] for r in rows if r[0] == name])
+        ax.set_title(f"{name}: success {rate:.2f}", fontsize=10)
         for i, j in itertools.product(range(len(depths)), range(len(lrs))):
-            ax.text(j, i, f"{table[i, j]:.2f}", ha="center", va="center", color="w")
+            text = f"{success[i, j]:.2f}\n{modes[i, j]:.1f} m, {hq[i, j]:.0%}"
+            ax.text(j, i, text, ha="center", va="center", color="w", fontsize=7)
+    fig.suptitle("success rate (colour); mean modes captured and high-quality share (text)",
+                 fontsize=9)  # fmt: skip
     fig.tight_layout()
     common.save_figure(fig, workdir, "stability")
 
