@@ -150,7 +150,7 @@ def test_bach_chorales_split_deduplicated_and_cached(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- the model
 
 
-@pytest.mark.parametrize("cell", ["tanh", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])  # one code path; the cells differ in carry
 def test_logits_match_many_to_many_and_nll_masks_padding(cell):
     params = polyphonic.init(KEY, cell, 16)
     rng = np.random.default_rng(0)
