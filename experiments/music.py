@@ -78,8 +78,9 @@ def _load_datasets(config) -> dict[str, music.PolyphonicDataset]:
     return datasets
 
 
-def _train_cell(config, cell, arrays, key, workdir):
-    """Trains one cell; returns (params at the best valid step, best step, eval records)."""
+def _train_cell(config, cell, arrays, key):
+    """Trains one cell; returns (params at the best valid step, best step, eval records,
+    the jitted `nll(params, inputs, targets, lengths)`)."""
     k_init, k_data, k_train = jax.random.split(key, 3)
     params = polyphonic.init(k_init, cell, config.hidden_dim, num_layers=config.num_layers)
     schedule = optax.cosine_decay_schedule(config.learning_rate, config.num_steps, alpha=0.05)
@@ -116,6 +117,18 @@ def _train_cell(config, cell, arrays, key, workdir):
     )  # fmt: skip
     evals = [r for r in result.history if "valid_nll" in r]
     return best["params"], best["step"], evals, nll
+
+
+def select_cell(metrics: dict[str, float], cells, prefix: str = "") -> str:
+    """The cell with the lowest `{prefix}valid_nll_per_step_{cell}`; writes its valid and test
+    NLL as `{prefix}{split}_nll_per_step_selected` and `{prefix}selected_cell_index`."""
+    selected = min(cells, key=lambda c: metrics[f"{prefix}valid_nll_per_step_{c}"])
+    for split in ("valid", "test"):
+        metrics[f"{prefix}{split}_nll_per_step_selected"] = metrics[
+            f"{prefix}{split}_nll_per_step_{selected}"
+        ]
+    metrics[f"{prefix}selected_cell_index"] = float(CELL_NAMES.index(selected))
+    return selected
 
 
 def _plot_curves(curves: dict[str, list[dict]], marginal: float, title: str, workdir, name):
@@ -171,7 +184,7 @@ def _run_dataset(config, prefix, dataset, key, workdir) -> dict[str, float]:
         t0 = time.perf_counter()
         log.info("%s: training the %s (%d steps)", label, cell, config.num_steps)
         params, step, curves[cell], nll = _train_cell(
-            config, cell, arrays, jax.random.fold_in(key, i), workdir
+            config, cell, arrays, jax.random.fold_in(key, i)
         )
         models[cell] = params
         for split in music.SPLITS:
@@ -182,19 +195,14 @@ def _run_dataset(config, prefix, dataset, key, workdir) -> dict[str, float]:
         log.info("%s %s: valid %.3f, test %.3f nats/step (best step %d)", label, cell,
                  metrics[f"{prefix}valid_nll_per_step_{cell}"],
                  metrics[f"{prefix}test_nll_per_step_{cell}"], step)  # fmt: skip
-    selected = min(config.cells, key=lambda c: metrics[f"{prefix}valid_nll_per_step_{c}"])
-    for split in ("valid", "test"):
-        metrics[f"{prefix}{split}_nll_per_step_selected"] = metrics[
-            f"{prefix}{split}_nll_per_step_{selected}"
-        ]
-    metrics[f"{prefix}selected_cell_index"] = float(CELL_NAMES.index(selected))
+    selected = select_cell(metrics, config.cells, prefix)
     _plot_curves(curves, valid_marginal, f"{label}: valid NLL per time step", workdir,
                  f"{prefix}valid_curves")  # fmt: skip
     # Generation: the first pieces of the test split long enough for primer + continuation.
     p, g = config.primer_frames, config.generate_frames
     pieces = [r for r in dataset.test if len(r) >= p + g][:3] or dataset.test[:1]
-    g = min(g, len(pieces[0]) - p) if len(pieces[0]) < p + g else g
-    if g >= 1 and len(pieces[0]) > p:
+    g = min(g, len(pieces[0]) - p)  # shorter only when no test piece is long enough
+    if g >= 1:
         primer = np.stack([r[:p] for r in pieces])
         truth = np.stack([r[p : p + g] for r in pieces])
         sample = jax.jit(

@@ -19,8 +19,7 @@ import argparse
 import json
 from pathlib import Path
 
-from experiments import common
-from genjax.rnn.cells import CELL_NAMES
+from experiments import common, music
 
 
 def merge(workdirs: list[Path], out: Path) -> dict[str, float]:
@@ -40,10 +39,7 @@ def merge(workdirs: list[Path], out: Path) -> dict[str, float]:
         merged.update({k: v for k, v in m.items() if "selected" not in k})
     prefixes = [p for p in ("", "chorales_") if f"{p}valid_nll_per_step_{cells[0]}" in merged]
     for p in prefixes:
-        best = min(cells, key=lambda c: merged[f"{p}valid_nll_per_step_{c}"])
-        for split in ("valid", "test"):
-            merged[f"{p}{split}_nll_per_step_selected"] = merged[f"{p}{split}_nll_per_step_{best}"]
-        merged[f"{p}selected_cell_index"] = float(CELL_NAMES.index(best))
+        music.select_cell(merged, cells, p)
     out.mkdir(parents=True, exist_ok=True)
     common.write_json(out / "config.json", {**base, "cells": cells, "merged_from": [
         str(w) for w in workdirs]})  # fmt: skip

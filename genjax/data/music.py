@@ -134,12 +134,9 @@ def _chorale_files():
     return sorted(files, key=lambda p: p.name)
 
 
-def _build_chorales(max_pieces: int | None) -> dict[str, np.ndarray]:
+def _build_chorales(files) -> dict[str, np.ndarray]:
     from music21 import corpus
 
-    files = _chorale_files()
-    if max_pieces is not None:
-        files = files[:max_pieces]
     rolls, names, splits, seen = [], [], [], set()
     for i, f in enumerate(files):
         if i % 50 == 0:
@@ -186,14 +183,12 @@ def load_bach_chorales(max_pieces: int | None = None) -> PolyphonicDataset:
     """The four-part Bach chorales of music21's corpus as quarter-note piano rolls (cached)."""
     if max_pieces is not None and (isinstance(max_pieces, bool) or max_pieces < 15):
         raise ValueError(f"max_pieces must be None or >= 15 (all three splits), got {max_pieces}")
-    num_files = len(_chorale_files())
-    if max_pieces is not None:
-        num_files = min(num_files, max_pieces)
+    files = _chorale_files()[:max_pieces]  # [:None] keeps all
     tag = "all" if max_pieces is None else str(max_pieces)
     arrays = _load_cached(
         cache_dir() / f"bach_chorales_{tag}.npz",
-        lambda: _build_chorales(max_pieces),
-        lambda a: _valid_chorales_cache(a, num_files),
+        lambda: _build_chorales(files),
+        lambda a: _valid_chorales_cache(a, len(files)),
     )
     pieces = np.split(arrays["rolls"].astype(np.float32), np.cumsum(arrays["lengths"])[:-1])
     by_split = {
