@@ -97,9 +97,54 @@ def write_config(workdir: str | Path, config: ml_collections.ConfigDict) -> None
     write_json(Path(workdir) / "config.json", json.loads(config.to_json_best_effort()))
 
 
+# Keys that may change between a run and its resumption: they change no number.
+RESUME_SAFE_KEYS = frozenset({"log_every"})
+
+
+def check_resumable(workdir: Path, config: ml_collections.ConfigDict) -> None:
+    """Raises ConfigError if `workdir` holds checkpoints saved under a different config.
+
+    Training resumes from the checkpoints it finds in its workdir; resuming state
+    trained with other seeds, rates or sizes would silently mix two runs in one
+    metrics.json. Without checkpoints a rerun just overwrites, so any change is fine.
+    """
+    if not workdir.is_dir() or next(workdir.rglob("checkpoints"), None) is None:
+        return
+    path = workdir / "config.json"
+    try:
+        old = json.loads(path.read_text())
+        if not isinstance(old, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        raise ConfigError(
+            f"{workdir} holds checkpoints but its config.json cannot be read ({e}), so they "
+            "cannot be checked against this config: use a fresh --workdir or delete that one"
+        ) from e
+    new = json.loads(config.to_json_best_effort())
+    missing = object()
+    changed = sorted(
+        k for k in set(old) | set(new)
+        if k not in RESUME_SAFE_KEYS and old.get(k, missing) != new.get(k, missing)
+    )  # fmt: skip
+    if changed:
+        diffs = ", ".join(f"{k}: {old.get(k, '(absent)')!r} -> {new.get(k, '(absent)')!r}"
+                          for k in changed[:6])  # fmt: skip
+        more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
+        raise ConfigError(
+            f"{workdir} holds checkpoints of a run with a different config ({diffs}{more}); "
+            "resuming them would mix two runs: use a fresh --workdir or delete that one"
+        )
+
+
 def prepare_workdir(workdir: str | Path, config: ml_collections.ConfigDict) -> Path:
-    """Creates the run directory and writes its config.json; call after validating the config."""
+    """Creates the run directory and writes its config.json; call after validating the config.
+
+    A workdir with checkpoints of a run under another config is refused
+    (`check_resumable`): a rerun with the same config resumes, a changed one starts fresh
+    elsewhere.
+    """
     workdir = Path(workdir)
+    check_resumable(workdir, config)
     workdir.mkdir(parents=True, exist_ok=True)
     write_config(workdir, config)
     return workdir

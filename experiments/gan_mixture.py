@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import zlib
 from pathlib import Path
 
 import jax
@@ -319,6 +320,12 @@ def _plot_samples(results, config, workdir: Path) -> None:
     common.save_figure(fig, workdir, "samples")
 
 
+def name_key(root: jax.Array, *names: str) -> jax.Array:
+    """A key for `names` (e.g. dataset, variant): the same in any subset or order of a config's
+    datasets and variants, so a one-variant rerun reproduces that variant's seeds."""
+    return jax.random.fold_in(root, zlib.crc32("/".join(names).encode()) & 0x7FFFFFFF)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains every (dataset, variant), writes metrics.json and figures; returns the metrics."""
     validate_config(config)
@@ -327,14 +334,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     metrics: dict[str, float] = {}
     results = {}
     per_run = {}
-    for d_index, dataset in enumerate(config.datasets):
+    for dataset in config.datasets:
         modes, std = mixtures.load_mixture(dataset)
-        data_key = jax.random.fold_in(jax.random.fold_in(root, 1000), d_index)
+        data_key = name_key(root, dataset, "held_out")
         held_out = np.asarray(mixtures.sample_mixture(data_key, config.w1_samples, modes, std))
         results[dataset] = {"modes": modes, "data": held_out}
-        for v_index, name in enumerate(config.variants):
+        for name in config.variants:
             variant = variants.get_variant(name)
-            run_key = jax.random.fold_in(jax.random.fold_in(root, d_index), v_index)
+            run_key = name_key(root, dataset, name)
             keys = jax.random.split(run_key, config.num_seeds)
             log.info("%s / %s: %d seeds x %d steps", dataset, name, len(keys), config.num_steps)
             gen, gen_params, _ = train_runs(

@@ -239,3 +239,14 @@ def test_bad_configs_fail_before_training(tmp_path, field, value, match):
     with pytest.raises(common.ConfigError, match=match):
         gan_mixture.train_and_evaluate(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_run_keys_depend_on_names_not_positions():
+    from experiments import gan_mixture
+
+    root = jax.random.PRNGKey(0)
+    key = gan_mixture.name_key(root, "ring", "wgan_gp")
+    np.testing.assert_array_equal(key, gan_mixture.name_key(root, "ring", "wgan_gp"))
+    others = [("ring", "gan_minimax"), ("grid", "wgan_gp"), ("ring", "wgan_gp", "held_out")]
+    for names in others:
+        assert not np.array_equal(key, gan_mixture.name_key(root, *names)), names
