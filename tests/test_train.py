@@ -2,9 +2,11 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import chex
@@ -133,6 +135,36 @@ def test_interrupted_then_resumed_run_equals_uninterrupted(tmp_path):
     # The resumed log has no duplicate steps.
     steps = [r["step"] for r in T.read_metrics(tmp_path / "cut", "train")]
     assert steps == sorted(set(steps)) and steps[-1] == 60
+
+
+class SendInterrupt:
+    """A batch_fn that delivers SIGINT (a real Ctrl-C) to this process when asked for `at`."""
+
+    def __init__(self, batch_fn, at):
+        self.batch_fn, self.at = batch_fn, at
+
+    def __call__(self, step):
+        if step == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.batch_fn(step)
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signal handlers are installed from the main thread only",
+)
+def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(tmp_path):
+    # The step donates its input state: a Ctrl-C delivered while it runs must not leave
+    # the loop holding deleted buffers. It is held until the step returns, then saved.
+    full = run(tmp_path / "full", 60, log_every=10)
+    batch_fn = data.make_batch_fn(regression_problem(), 16, jax.random.PRNGKey(1))
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "cut", 60, batch_fn=SendInterrupt(batch_fn, 37), log_every=10)
+    assert signal.getsignal(signal.SIGINT) is handler  # restored
+    assert T.Checkpointer(tmp_path / "cut").latest_step() == 38  # step 37 completed
+    resumed = run(tmp_path / "cut", 60, log_every=10)
+    chex.assert_trees_all_equal(resumed.state, full.state)
 
 
 def test_resuming_from_a_periodic_checkpoint(tmp_path):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -28,6 +30,50 @@ from genjax.train.writer import MetricWriter
 log = logging.getLogger("genjax")
 
 EvalFn = Callable[[TrainState], Mapping[str, Any]]
+
+
+class _DeferredInterrupt:
+    """Holds a Ctrl-C until the running step has returned its new state.
+
+    The jitted step donates its input state: a KeyboardInterrupt raised while the
+    step is being dispatched leaves `state` naming deleted buffers, and the
+    checkpoint on interrupt then fails. Inside this context the first SIGINT is
+    only recorded and `check()` raises it between steps; a second one interrupts
+    at once. Installed only from the main thread over Python's default handler
+    (a handler the caller installed is left alone).
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        del signum, frame
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+        log.warning("interrupt: stopping after this step (Ctrl-C again to stop at once)")
+
+    def check(self) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _deleted(tree: Any) -> bool:
+    """Whether any array of `tree` was donated away (a step interrupted mid-dispatch)."""
+    return any(isinstance(x, jax.Array) and x.is_deleted() for x in jax.tree_util.tree_leaves(tree))
 
 
 class NonFiniteError(FloatingPointError):
@@ -213,22 +259,29 @@ def train(
                 record(step, dict(eval_fn(state)), "eval")
 
         step = start
+        interrupt = _DeferredInterrupt()
         try:
-            while step < num_steps:
-                batch = put_batch(batch_fn(step))
-                state, metrics = step_fn(state, batch)
-                pending.append(metrics)
-                step += 1
-                done = step == num_steps
-                if done or step % log_every == 0:
-                    flush(step)
-                if eval_every is not None and step % eval_every == 0 and not done:
-                    evaluate(step)
-                if checkpoint_every is not None and step % checkpoint_every == 0 and not done:
-                    flush(step)
-                    save()
+            with interrupt:
+                while step < num_steps:
+                    interrupt.check()
+                    batch = put_batch(batch_fn(step))
+                    state, metrics = step_fn(state, batch)
+                    pending.append(metrics)
+                    step += 1
+                    done = step == num_steps
+                    if done or step % log_every == 0:
+                        flush(step)
+                    if eval_every is not None and step % eval_every == 0 and not done:
+                        evaluate(step)
+                    if checkpoint_every is not None and step % checkpoint_every == 0 and not done:
+                        flush(step)
+                        save()
         except KeyboardInterrupt:
             # Keep the work done so far: check what was not yet read, then save.
+            if _deleted(state):  # a second Ctrl-C inside the step's dispatch
+                log.warning("interrupted inside step %d: its input was donated, nothing saved "
+                            "(last checkpoint: step %s)", step + 1, last_saved)  # fmt: skip
+                raise
             flush(step)
             save()
             if ckpt is not None:
@@ -241,6 +294,7 @@ def train(
 
         evaluate(step)
         save()
+        interrupt.check()  # a Ctrl-C during the last step: saved, now stop
         return TrainResult(state, history)
     finally:  # on success and on every error: finish writes, release threads and files
         if ckpt is not None:
