@@ -158,10 +158,14 @@ def test_ctrl_c_finishes_the_step_saves_and_resumes_exactly(tmp_path):
     # the loop holding deleted buffers. It is held until the step returns, then saved.
     full = run(tmp_path / "full", 60, log_every=10)
     batch_fn = data.make_batch_fn(regression_problem(), 16, jax.random.PRNGKey(1))
-    handler = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "cut", 60, batch_fn=SendInterrupt(batch_fn, 37), log_every=10)
-    assert signal.getsignal(signal.SIGINT) is handler  # restored
+    # Python's own handler, as in a terminal (a background job may inherit SIGINT ignored).
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(tmp_path / "cut", 60, batch_fn=SendInterrupt(batch_fn, 37), log_every=10)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, outer)
     assert T.Checkpointer(tmp_path / "cut").latest_step() == 38  # step 37 completed
     resumed = run(tmp_path / "cut", 60, log_every=10)
     chex.assert_trees_all_equal(resumed.state, full.state)
