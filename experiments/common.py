@@ -94,7 +94,12 @@ def write_metrics(workdir: str | Path, metrics: Mapping[str, Any]) -> dict[str, 
 
 def write_config(workdir: str | Path, config: ml_collections.ConfigDict) -> None:
     """Writes `workdir/config.json`, the config the run used."""
-    write_json(Path(workdir) / "config.json", json.loads(config.to_json_best_effort()))
+    write_json(Path(workdir) / "config.json", _as_json(config))
+
+
+def _as_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The config as config.json holds it (tuples as lists), for writing and comparing."""
+    return json.loads(config.to_json_best_effort())
 
 
 # Keys that may change between a run and its resumption: they change no number.
@@ -120,7 +125,7 @@ def check_resumable(workdir: Path, config: ml_collections.ConfigDict) -> None:
             f"{workdir} holds checkpoints but its config.json cannot be read ({e}), so they "
             "cannot be checked against this config: use a fresh --workdir or delete that one"
         ) from e
-    new = json.loads(config.to_json_best_effort())
+    new = _as_json(config)
     missing = object()
     changed = sorted(
         k for k in set(old) | set(new)
