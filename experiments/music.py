@@ -51,7 +51,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     )  # fmt: skip
     if not config.cells or any(c not in CELL_NAMES for c in config.cells):
         raise common.ConfigError(f"config.cells must be a non-empty subset of {CELL_NAMES}")
-    for name in ("input_dropout", "output_dropout"):
+    for name in ("input_dropout", "output_dropout", "ema_decay"):
         if not 0.0 <= config[name] < 1.0:
             raise common.ConfigError(f"config.{name} must be in [0, 1), got {config[name]}")
     if not isinstance(config.transpose_max, int) or not 0 <= config.transpose_max <= 12:
@@ -85,6 +85,11 @@ def _train_cell(config, cell, arrays, key):
     params = polyphonic.init(k_init, cell, config.hidden_dim, num_layers=config.num_layers)
     schedule = optax.cosine_decay_schedule(config.learning_rate, config.num_steps, alpha=0.05)
     optimizer = optax.chain(optax.clip_by_global_norm(config.clip_norm), optax.adam(schedule))
+    if config.ema_decay > 0:  # evaluate (and keep) the average of the iterates
+        optimizer = optax.chain(optimizer, train.param_ema(config.ema_decay))
+
+    def model_params(state):
+        return train.averaged_params(state.opt_state) if config.ema_decay > 0 else state.params
 
     def loss_fn(params, batch, step_key):
         inputs, targets, lengths = batch
@@ -101,12 +106,18 @@ def _train_cell(config, cell, arrays, key):
     best = {"nll": float("inf"), "params": params, "step": 0}
 
     def eval_fn(state):
-        valid = float(nll(state.params, *arrays["valid"]))
+        params = model_params(state)
+        valid = float(nll(params, *arrays["valid"]))
         if valid < best["nll"]:
-            best.update(nll=valid, params=jax.device_get(state.params), step=int(state.step))
-        log.info("%s step %d: valid NLL %.3f (best %.3f at step %d)", cell, int(state.step),
-                 valid, best["nll"], best["step"])  # fmt: skip
-        return {"valid_nll": valid}
+            best.update(nll=valid, params=jax.device_get(params), step=int(state.step))
+        record = {"valid_nll": valid}
+        if config.ema_decay > 0:  # the last iterate beside the average, for comparison
+            record["valid_nll_last_iterate"] = float(nll(state.params, *arrays["valid"]))
+        log.info("%s step %d: valid NLL %.3f (best %.3f at step %d)%s", cell, int(state.step),
+                 valid, best["nll"], best["step"],
+                 f"; last iterate {record['valid_nll_last_iterate']:.3f}"
+                 if config.ema_decay > 0 else "")  # fmt: skip
+        return record
 
     result = train.train(
         train.create_train_state(params, optimizer, k_train),

@@ -235,6 +235,27 @@ def test_marginal_baseline_matches_scipy():
     np.testing.assert_allclose(polyphonic.marginal_nll_per_step(train, test), expected, rtol=1e-8)
 
 
+def test_training_with_ema_selects_and_returns_the_averaged_parameters():
+    from experiments import music as music_exp
+    from experiments.configs import music as music_config
+
+    rng = np.random.default_rng(0)
+    rolls = [(rng.random((12, music.NUM_PITCHES)) < 0.05).astype(np.float32) for _ in range(6)]
+    arrays = {
+        s: music.pad_rolls(rolls[i : i + 2]) for s, i in (("train", 0), ("valid", 2), ("test", 4))
+    }
+    config = music_config.get_config("quick")
+    config.update(hidden_dim=8, batch_size=2, num_steps=30, eval_every=10, log_every=10)
+    config.ema_decay = 0.8
+    params, step, evals, nll = music_exp._train_cell(config, "lstm", arrays, KEY)
+    assert [r["step"] for r in evals] == [10, 20, 30]
+    # The average is what is evaluated and kept; the last iterate is logged beside it.
+    assert all(r["valid_nll"] != r["valid_nll_last_iterate"] for r in evals)
+    best = min(evals, key=lambda r: r["valid_nll"])
+    assert step == best["step"]
+    np.testing.assert_allclose(float(nll(params, *arrays["valid"])), best["valid_nll"], rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "field, value, message",
     [
@@ -244,6 +265,7 @@ def test_marginal_baseline_matches_scipy():
         ("chorales_max_pieces", 5, "chorales_max_pieces must be 0"),
         ("transpose_max", 13, "transpose_max must be an integer in 0..12"),
         ("num_steps", 0, "config.num_steps must be positive"),
+        ("ema_decay", 1.0, "config.ema_decay must be in [0, 1)"),
     ],
 )
 def test_music_config_errors_name_the_field(tmp_path, field, value, message):

@@ -284,3 +284,35 @@ def test_sharded_run_on_eight_cpu_devices_matches_single_device():
     assert out["batch_shards"] == 8 and out["shard_rows"] == 4
     assert out["max_abs_diff"] < 1e-5, out
     assert "multiple of the 8 devices" in out["indivisible_error"]
+
+
+def test_param_ema_tracks_the_average_of_the_iterates_and_leaves_updates_alone():
+    decay = 0.9
+    params = {"w": jnp.array([1.0, -2.0]), "b": jnp.array(0.5)}
+    sgd = optax.sgd(0.1)
+    averaged = optax.chain(optax.sgd(0.1), T.param_ema(decay))
+    s_plain, s_avg = sgd.init(params), averaged.init(params)
+    p_plain = p_avg = params
+    ema_ref = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    rng = np.random.default_rng(0)
+    for _ in range(7):
+        grads = {
+            k: jnp.asarray(rng.normal(size=np.shape(v)), jnp.float32) for k, v in params.items()
+        }
+        u_plain, s_plain = sgd.update(grads, s_plain, p_plain)
+        u_avg, s_avg = averaged.update(grads, s_avg, p_avg)
+        p_plain = optax.apply_updates(p_plain, u_plain)
+        p_avg = optax.apply_updates(p_avg, u_avg)
+        ema_ref = {k: decay * ema_ref[k] + (1 - decay) * np.asarray(p_avg[k]) for k in ema_ref}
+    chex.assert_trees_all_equal(p_avg, p_plain)  # the updates pass through unchanged
+    chex.assert_trees_all_close(T.averaged_params(s_avg), ema_ref, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(ema_ref["w"], np.asarray(p_avg["w"]))  # the average lags the iterate
+
+
+def test_param_ema_rejects_bad_decay_and_a_state_without_it():
+    with pytest.raises(ValueError, match="decay"):
+        T.param_ema(1.0)
+    with pytest.raises(ValueError, match="param_ema"):
+        T.averaged_params(optax.adam(1e-3).init({"w": jnp.zeros(2)}))
+    with pytest.raises(ValueError, match="parameters"):
+        T.param_ema(0.5).update({"w": jnp.zeros(2)}, T.param_ema(0.5).init({"w": jnp.zeros(2)}))

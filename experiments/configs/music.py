@@ -34,6 +34,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.batch_size = 8 if quick else 16
     config.learning_rate = 3e-3 if quick else 2e-3  # Adam (clipped), cosine decay to 5%
     config.clip_norm = 1.0
+    # > 0: evaluate, select and report the moving average of the parameters
+    # (genjax.train.param_ema) instead of the last iterate; 0 = off.
+    config.ema_decay = 0.0
     config.num_steps = 300 if quick else 6000
     config.eval_every = 50 if quick else 100  # valid NLL; the best step's params are kept
     config.primer_frames = 16

@@ -1,5 +1,6 @@
 """Training: an explicit state pytree, one pure jitted step, and the loop every experiment uses."""
 
+from genjax.train.averaging import ParamEmaState, averaged_params, param_ema
 from genjax.train.checkpoint import Checkpointer, CheckpointMismatchError
 from genjax.train.loop import NonFiniteError, TrainResult, train
 from genjax.train.sharding import DATA_AXIS, data_mesh, shard_batch
@@ -21,12 +22,15 @@ __all__ = [
     "LossFn",
     "MetricWriter",
     "NonFiniteError",
+    "ParamEmaState",
     "TrainResult",
     "TrainState",
+    "averaged_params",
     "create_train_state",
     "data_mesh",
     "make_eval_step",
     "make_train_step",
+    "param_ema",
     "read_metrics",
     "shard_batch",
     "train",
