@@ -241,11 +241,12 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
             for (lr, seed), m, h, s in zip(grid, stats["modes"], stats["hq"], ok, strict=True):
                 rows.append((name, depth, float(lr), seed, float(m), float(h), bool(s)))
             log.info("stability %s depth %d: %d/%d runs succeed", name, depth, ok.sum(), ok.size)
-    common.write_json(
-        workdir / "stability_runs.json",
-        [dict(zip(("variant", "depth", "lr", "seed", "modes", "hq", "success"), r, strict=True))
-         for r in rows],
-    )  # fmt: skip
+            # After every (method, depth): the runs so far survive a kill of this long sweep.
+            common.write_json(
+                workdir / "stability_runs.json",
+                [dict(zip(("variant", "depth", "lr", "seed", "modes", "hq", "success"), r,
+                          strict=True)) for r in rows],
+            )  # fmt: skip
     metrics = {f"ring_{name}_success_rate": float(np.mean(v)) for name, v in success.items()}
     metrics["ring_gan_success_rate"] = float(
         np.mean(success["gan_minimax"] + success["gan_nonsaturating"])
@@ -362,6 +363,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             }
             # After every variant: what a long run has measured so far survives a kill.
             common.write_json(workdir / "metrics_partial.json", metrics)
+            common.write_json(workdir / "per_run.json", per_run)
             log.info(
                 "%s: modes %.2f +- %.2f, hq %.3f, reverse KL %.3f, W1 %.4f", prefix,
                 metrics[f"{prefix}_modes_mean"], metrics[f"{prefix}_modes_std"],
@@ -370,7 +372,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             )  # fmt: skip
     metrics["num_modes_ring"] = float(mixtures.ring_modes().shape[0])
     metrics["num_modes_grid"] = float(mixtures.grid_modes().shape[0])
-    common.write_json(workdir / "per_run.json", per_run)
     _plot_samples(results, config, workdir)
     if config.stability_sweep:
         modes, std = mixtures.load_mixture("ring")
