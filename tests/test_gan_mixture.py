@@ -218,6 +218,25 @@ def test_per_run_learning_rates_reach_the_optimizer():
     assert float(state[0][1].hyperparams["step_size"]) == -0.5
 
 
+def test_per_run_learning_rates_change_the_runs(tmp_path):
+    # The stability sweep's rate axis: runs with the same seed differ only by their rate.
+    from experiments import gan_mixture
+
+    config = _tiny_config()
+    modes, std = mixtures.load_mixture("ring")
+    keys = jnp.stack([jax.random.PRNGKey(3)] * 3)
+    variant = variants.get_variant("gan_nonsaturating")
+    _, params, _ = gan_mixture.train_runs(
+        variant, modes, std, config, keys, tmp_path, learning_rates=[1e-3, 1e-3, 1e-1]
+    )
+    leaves = jax.tree.leaves(params)
+    for x in leaves:
+        np.testing.assert_array_equal(x[0], x[1])
+    assert any(not np.allclose(x[0], x[2]) for x in leaves)
+    with pytest.raises(ValueError, match="no learning-rate"):
+        gan_mixture._set_learning_rate(optax.adam(1e-3).init({"w": jnp.ones(2)}), 0.1)
+
+
 @pytest.mark.parametrize(
     "field, value, match",
     [
