@@ -56,8 +56,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # lambda: 10 in the paper (images); 0.1 for the 2-D mixtures, as in the authors' toy
     # script (gan_toy.py, 100,000 iterations: "smaller lambda seems to help for toy
     # tasks"). Measured on the ring: with 10, G stayed a blob at the origin for 4,000
-    # steps at every rate in 1e-4..1e-3 (the critic chasing it round the ring); with
-    # 0.1, 7.3 of 8 modes after 6,000.
+    # steps (the critic chasing it round the ring); with 0.1, 7.3 of 8 modes after
+    # 6,000. (That probe meant to try rates 1e-4..1e-3, but set them with the helper
+    # whose bug f55e32c fixed, so its runs most likely all trained at 1e-4.)
     config.gp_weight = 0.1
     config.minibatch_kernel_dim = 5
     # How the seeds share a step: 'vmap' (batched) or 'map' (one after another in
