@@ -137,25 +137,12 @@ def _set_learning_rate(opt_state, lr):
     Raises ValueError if there is none: a rate that silently did not reach the
     optimizer would make every run of a sweep the same.
     """
-    found = 0
-
-    def visit(s):
-        nonlocal found
-        # optax's inject_hyperparams states (InjectHyperparamsState or, since 0.2.x,
-        # InjectStatefulHyperparamsState) share the `hyperparams` dict.
-        if hasattr(s, "hyperparams") and "step_size" in s.hyperparams:
-            found += 1
-            return s._replace(hyperparams={**s.hyperparams, "step_size": -jnp.asarray(lr)})
-        if isinstance(s, dict):
-            return {k: visit(v) for k, v in s.items()}
-        if isinstance(s, (tuple, list)) and not hasattr(s, "_fields"):
-            return type(s)(visit(x) for x in s)
-        return s
-
-    new_state = visit(opt_state)
-    if not found:
-        raise ValueError("no learning-rate (inject_hyperparams step_size) state in opt_state")
-    return new_state
+    try:
+        return optax.tree_utils.tree_set(opt_state, step_size=-jnp.asarray(lr))
+    except KeyError as e:
+        raise ValueError(
+            "no learning-rate (inject_hyperparams step_size) state in opt_state"
+        ) from e
 
 
 def train_runs(

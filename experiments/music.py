@@ -110,13 +110,12 @@ def _train_cell(config, cell, arrays, key):
         valid = float(nll(params, *arrays["valid"]))
         if valid < best["nll"]:
             best.update(nll=valid, params=jax.device_get(params), step=int(state.step))
-        record = {"valid_nll": valid}
+        record, last = {"valid_nll": valid}, ""
         if config.ema_decay > 0:  # the last iterate beside the average, for comparison
             record["valid_nll_last_iterate"] = float(nll(state.params, *arrays["valid"]))
+            last = f"; last iterate {record['valid_nll_last_iterate']:.3f}"
         log.info("%s step %d: valid NLL %.3f (best %.3f at step %d)%s", cell, int(state.step),
-                 valid, best["nll"], best["step"],
-                 f"; last iterate {record['valid_nll_last_iterate']:.3f}"
-                 if config.ema_decay > 0 else "")  # fmt: skip
+                 valid, best["nll"], best["step"], last)  # fmt: skip
         return record
 
     result = train.train(
