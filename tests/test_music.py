@@ -161,14 +161,20 @@ def test_logits_match_many_to_many_and_nll_masks_padding(cell):
         arch.many_to_many(cell, params, inputs, lengths), atol=1e-6,
     )  # fmt: skip
     # Padded: the frame-weighted mean of each piece's own NLL, computed one piece at a time.
-    per_piece = []
+    per_frame = []  # [T_i] per piece
     for r in rolls:
         x, y, _ = music.pad_rolls([r])
         p = jax.nn.sigmoid(polyphonic.logits(cell, params, x))[0]
-        per_piece.append(-stats.bernoulli.logpmf(y[0], np.asarray(p, np.float64)).sum())
-    expected = sum(per_piece) / sum(len(r) for r in rolls)
+        per_frame.append(-stats.bernoulli.logpmf(y[0], np.asarray(p, np.float64)).sum(-1))
+    expected = sum(f.sum() for f in per_frame) / sum(len(r) for r in rolls)
     got = polyphonic.nll_per_step(cell, params, inputs, targets, lengths)
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+    # Bai et al. 2018's protocol: frames 2..T of every piece, the first one unscored.
+    expected = sum(f[1:].sum() for f in per_frame) / sum(len(r) - 1 for r in rolls)
+    got = polyphonic.nll_per_step(cell, params, inputs, targets, lengths, skip_first=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="skip_first must be >= 0"):
+        polyphonic.nll_per_step(cell, params, inputs, targets, lengths, skip_first=-1)
 
 
 def test_dropout_only_with_a_key_and_rates_checked():
@@ -233,6 +239,10 @@ def test_marginal_baseline_matches_scipy():
     frames = np.concatenate(test)
     expected = -stats.bernoulli.logpmf(frames, p).sum(1).mean()
     np.testing.assert_allclose(polyphonic.marginal_nll_per_step(train, test), expected, rtol=1e-8)
+    frames = np.concatenate([t[1:] for t in test])  # each test piece's first frame unscored
+    expected = -stats.bernoulli.logpmf(frames, p).sum(1).mean()
+    got = polyphonic.marginal_nll_per_step(train, test, skip_first=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-8)
 
 
 def test_training_with_ema_selects_and_returns_the_averaged_parameters():

@@ -85,17 +85,26 @@ def sequence_softmax_xent(logits: Array, labels: Array, lengths: Array | None = 
     return jnp.sum(jnp.where(mask, nll, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
 
 
-def sequence_bernoulli_nll(logits: Array, targets: Array, lengths: Array | None = None) -> Array:
+def sequence_bernoulli_nll(
+    logits: Array, targets: Array, lengths: Array | None = None, *, skip_first: int = 0
+) -> Array:
     """Mean over real steps of the summed Bernoulli NLL (nats per step): [B, T, K] each.
 
     The standard polyphonic-music metric (Boulanger-Lewandowski et al. 2012), in
-    log-space: -[y log sigma(a) + (1 - y) log sigma(-a)].
+    log-space: -[y log sigma(a) + (1 - y) log sigma(-a)]. The mean is over all scored
+    frames of all sequences (longer pieces weigh more). `skip_first` leaves each
+    sequence's first steps out of it: with 1, frame 1 (predicted from nothing) is not
+    scored, as in Bai et al. 2018's evaluation, which predicts frames 2..T from the
+    frames before them.
     """
+    if skip_first < 0:
+        raise ValueError(f"skip_first must be >= 0, got {skip_first}")
     nll = -(targets * jax.nn.log_sigmoid(logits) + (1 - targets) * jax.nn.log_sigmoid(-logits))
     per_step = jnp.sum(nll, axis=-1)  # [B, T]
+    steps = targets.shape[1]
     if lengths is None:
-        return jnp.mean(per_step)
-    mask = sequence_mask(lengths, targets.shape[1])
+        lengths = jnp.full(targets.shape[:1], steps)
+    mask = sequence_mask(lengths, steps) & (jnp.arange(steps) >= skip_first)[None, :]
     return jnp.sum(jnp.where(mask, per_step, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
 
 

@@ -59,9 +59,15 @@ def logits(
 
 
 def nll_per_step(cell: CellLike, params: Params, inputs: Array, targets: Array,
-                 lengths: Array | None = None) -> Array:  # fmt: skip
-    """Mean over real frames of the summed Bernoulli NLL (nats per time step), no dropout."""
-    return arch.sequence_bernoulli_nll(logits(cell, params, inputs, lengths), targets, lengths)
+                 lengths: Array | None = None, *, skip_first: int = 0) -> Array:  # fmt: skip
+    """Mean over real frames of the summed Bernoulli NLL (nats per time step), no dropout.
+
+    `skip_first=1` leaves each piece's first frame unscored (the standard protocol of
+    Bai et al. 2018: frames 2..T, each predicted from the frames before it).
+    """
+    return arch.sequence_bernoulli_nll(
+        logits(cell, params, inputs, lengths), targets, lengths, skip_first=skip_first
+    )
 
 
 def transpose(key: PRNGKey, rolls: Array, max_shift: int) -> Array:
@@ -113,11 +119,16 @@ def continue_piece(
     return frames
 
 
-def marginal_nll_per_step(train_rolls: list[np.ndarray], test_rolls: list[np.ndarray]) -> float:
+def marginal_nll_per_step(
+    train_rolls: list[np.ndarray], test_rolls: list[np.ndarray], *, skip_first: int = 0
+) -> float:
     """The frame-independent baseline: each pitch an independent Bernoulli with its training
-    frequency (add-one smoothed); nats per test frame."""
+    frequency (add-one smoothed); nats per test frame, each test piece's first `skip_first`
+    frames left out (as `nll_per_step`)."""
+    if skip_first < 0:
+        raise ValueError(f"skip_first must be >= 0, got {skip_first}")
     train = np.concatenate(train_rolls).astype(np.float64)
     p = (train.sum(0) + 1.0) / (train.shape[0] + 2.0)
-    test = np.concatenate(test_rolls).astype(np.float64)
+    test = np.concatenate([r[skip_first:] for r in test_rolls]).astype(np.float64)
     ll = test @ np.log(p) + (1.0 - test) @ np.log1p(-p)
     return float(-ll.mean())
