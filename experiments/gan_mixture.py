@@ -37,13 +37,18 @@ log = logging.getLogger("genjax")
 
 _FIELDS = {
     "profile", "seed", "datasets", "variants", "num_seeds", "num_steps", "batch_size",
-    "noise_dim", "gen_hidden", "disc_hidden", "gan_learning_rate", "wgan_clip_learning_rate",
+    "noise_dim", "gen_hidden", "disc_hidden", "activation", "gan_learning_rate",
+    "wgan_clip_learning_rate",
     "clip_value", "wgan_gp_learning_rate", "gp_weight", "lr_final_fraction", "minibatch_kernel_dim",
     "runs_axis", "unroll_use_scan", "eval_samples", "w1_samples", "log_every",
     "stability_sweep",
     "stability_learning_rates", "stability_disc_depths", "stability_seeds",
     "stability_min_modes", "stability_min_hq",
 }  # fmt: skip
+
+
+# The hidden nonlinearity of both networks, by name.
+ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jax.nn.tanh}
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -59,6 +64,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             f"config.lr_final_fraction must be in [0, 1], got {config.lr_final_fraction}"
         )
     common.require_choice(config, "runs_axis", ("vmap", "map"))
+    common.require_choice(config, "activation", tuple(ACTIVATIONS))
     if config.gp_weight < 0:
         raise common.ConfigError(f"config.gp_weight must be >= 0, got {config.gp_weight}")
     if not config.datasets or not config.variants:
@@ -160,9 +166,11 @@ def train_runs(
 
     `learning_rates` ([R] or None) gives each run its own rate (same optimizer kind).
     """
-    gen = gan.Generator(hidden=tuple(config.gen_hidden), out_dim=2)
+    act = ACTIVATIONS[config.activation]
+    gen = gan.Generator(hidden=tuple(config.gen_hidden), out_dim=2, activation=act)
     disc = gan.Discriminator(
         hidden=tuple(disc_hidden or config.disc_hidden),
+        activation=act,
         minibatch_kernels=variant.minibatch_kernels,
         kernel_dim=config.minibatch_kernel_dim,
     )

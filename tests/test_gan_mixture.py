@@ -247,6 +247,7 @@ def test_per_run_learning_rates_change_the_runs(tmp_path):
         ("disc_hidden", (), "disc_hidden"),
         ("stability_disc_depths", (0,), "stability_disc_depths"),
         ("runs_axis", "pmap", "runs_axis"),
+        ("activation", "gelu", "activation"),
     ],
 )
 def test_bad_configs_fail_before_training(tmp_path, field, value, match):
@@ -269,3 +270,20 @@ def test_run_keys_depend_on_names_not_positions():
     others = [("ring", "gan_minimax"), ("grid", "wgan_gp"), ("ring", "wgan_gp", "held_out")]
     for names in others:
         assert not np.array_equal(key, gan_mixture.name_key(root, *names)), names
+
+
+def test_activation_names_the_networks_nonlinearity(tmp_path):
+    from experiments import gan_mixture
+
+    config = _tiny_config()
+    modes, std = mixtures.load_mixture("ring")
+    keys = jnp.stack([jax.random.PRNGKey(3)])
+    variant = variants.get_variant("gan_nonsaturating")
+    noise = jax.random.normal(jax.random.PRNGKey(4), (5, config.noise_dim))
+    outputs = {}
+    for act in ("relu", "tanh"):
+        config.activation = act
+        gen, params, _ = gan_mixture.train_runs(variant, modes, std, config, keys, tmp_path / act)
+        assert gen.activation is gan_mixture.ACTIVATIONS[act]
+        outputs[act] = gen.apply(jax.tree.map(lambda x: x[0], params), noise)
+    assert not np.allclose(outputs["relu"], outputs["tanh"])

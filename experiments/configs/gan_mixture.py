@@ -43,6 +43,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.noise_dim = 16
     config.gen_hidden = (32, 32) if quick else (128, 128)
     config.disc_hidden = (32, 32) if quick else (128, 128)
+    config.activation = "relu"  # hidden units of both networks: 'relu' or 'tanh'
     # Optimizers (the papers' choices): GANs Adam(b1=0.5); WGAN RMSprop with clipping
     # (Arjovsky et al. 2017: lr 5e-5, c = 0.01, 5 critic steps); WGAN-GP Adam(b1=0.5,
     # b2=0.9), lambda = 10, 5 critic steps (Gulrajani et al. 2017).
