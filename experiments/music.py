@@ -89,6 +89,15 @@ def _skip_first(config) -> int:
     return 0 if config.score_first_frame else 1
 
 
+def _scores(cell, skip_first, params, inputs, targets, lengths):
+    """(NLL per step with the first `skip_first` frames unscored, with every frame scored)
+    from one forward pass."""
+    logits = polyphonic.logits(cell, params, inputs, lengths)
+    return tuple(
+        arch.sequence_bernoulli_nll(logits, targets, lengths, skip_first=k) for k in (skip_first, 0)
+    )  # fmt: skip
+
+
 def _train_cell(config, cell, arrays, key):
     """Trains one cell; returns (params at the best valid step, best step, eval records,
     the jitted `nll(params, inputs, targets, lengths)`)."""
@@ -211,21 +220,19 @@ def _run_dataset(config, prefix, dataset, key, workdir) -> dict[str, float]:
     valid_marginal = polyphonic.marginal_nll_per_step(
         dataset.train, dataset.valid, skip_first=skip
     )  # fmt: skip
-    nll_all_frames = {}
     curves, models = {}, {}
     for i, cell in enumerate(config.cells):
         t0 = time.perf_counter()
         log.info("%s: training the %s (%d steps)", label, cell, config.num_steps)
-        params, step, curves[cell], nll = _train_cell(
+        params, step, curves[cell], _ = _train_cell(
             config, cell, arrays, jax.random.fold_in(key, i)
         )
         models[cell] = params
-        nll_all_frames[cell] = jax.jit(functools.partial(polyphonic.nll_per_step, cell))
+        scores = jax.jit(functools.partial(_scores, cell, skip))
         for split in music.SPLITS:
-            metrics[f"{prefix}{split}_nll_per_step_{cell}"] = float(nll(params, *arrays[split]))
-            metrics[f"{prefix}{split}_nll_per_step_{cell}_all_frames"] = float(
-                nll_all_frames[cell](params, *arrays[split])
-            )  # fmt: skip
+            scored, all_frames = scores(params, *arrays[split])
+            metrics[f"{prefix}{split}_nll_per_step_{cell}"] = float(scored)
+            metrics[f"{prefix}{split}_nll_per_step_{cell}_all_frames"] = float(all_frames)
         metrics[f"{prefix}best_step_{cell}"] = float(step)
         metrics[f"{prefix}seconds_{cell}"] = time.perf_counter() - t0
         log.info("%s %s: valid %.3f, test %.3f nats/step (best step %d)", label, cell,
