@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# One GPU session's work, run by the device tool from the repo root:
-#   - the cuDNN LSTM fast path against the scan (tests/test_rnn_cudnn.py, GPU tests enabled);
-#   - benchmarks.lstm_step on the GPU (scan, flax, genjax cuDNN, torch cuDNN);
-#   - full-profile runs in the background, side by side on the one GPU (small scans are
-#     latency-bound, so they overlap): long_range, and music on the standard JSB file in
-#     three settings (the report keeps the one with the best valid NLL).
+# One GPU session's work (2026-11-27), run by the device tool from the repo root: the
+# full-profile runs that take hours on 2 CPU cores, as parallel processes on one GPU
+# (small scans and MLPs are latency-bound, so processes overlap):
+#   - music, the registered full profile at 12,000 steps: one process per (cell, dataset),
+#     joined afterwards by experiments.music_merge (keys depend on the names, so the
+#     pieces repeat one run over all of them);
+#   - music, JSB-only variants of the LSTM/GRU at 12,000 steps (exploration; valid split
+#     decides);
+#   - gan_mixture with tanh networks: every variant (unrolled_k10 included) on the ring
+#     and the grid, one process per variant group, and the stability sweep in two
+#     processes by discriminator depth (keys depend on the depth alone).
 # Needs, carried: .whl (wheels the image lacks), .devdata (the JSB file, the chorale cache).
 # Usage there: bash benchmarks/device_session.sh "$OUT" DEADLINE_SECONDS
 set -uo pipefail
@@ -20,23 +25,36 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >> "$out/de
 runs=/tmp/runs
 mkdir -p $runs
 jsb=.devdata/jsb_chorales_quarter.json
-timeout $deadline python3 -m experiments.long_range --workdir $runs/long_range \
-  > $runs/long_range.log 2>&1 &
-music() {  # name, extra flags
-  local name=$1; shift
-  timeout $deadline python3 -m experiments.music --workdir $runs/$name \
-    --config.data_path=$jsb "$@" > $runs/$name.log 2>&1 &
+job() {  # name, module, flags...: one background process with the deadline
+  local name=$1 module=$2; shift 2
+  timeout $deadline python3 -m "experiments.$module" --workdir $runs/$name "$@" \
+    > $runs/$name.log 2>&1 &
 }
-music music_a
-music music_b --config.hidden_dim=384 --config.input_dropout=0.3
-music music_c --config.transpose_max=0
-python3 -m pytest -q -p no:cacheprovider tests/test_rnn_cudnn.py tests/test_music.py \
-  > "$out/tests.log" 2>&1
-echo "tests rc=$?"; tail -3 "$out/tests.log"
-timeout 240 python3 -m benchmarks.lstm_step --repeats 5 --steps 20 > $runs/lstm_bench.txt 2>&1
-echo "bench rc=$?"; tail -25 $runs/lstm_bench.txt
+for cell in tanh lstm gru; do
+  job music_jsb_$cell music --config.num_steps=12000 --config.cells="('$cell',)" \
+    --config.data_path=$jsb --config.chorales=False
+  job music_chorales_$cell music --config.num_steps=12000 --config.cells="('$cell',)"
+done
+job var_lstm_2layer music --config.num_steps=12000 --config.cells="('lstm',)" \
+  --config.data_path=$jsb --config.chorales=False --config.num_layers=2
+job var_lstm_transpose6 music --config.num_steps=12000 --config.cells="('lstm',)" \
+  --config.data_path=$jsb --config.chorales=False --config.transpose_max=6
+job var_gru_h384 music --config.num_steps=12000 --config.cells="('gru',)" \
+  --config.data_path=$jsb --config.chorales=False --config.hidden_dim=384
+nosweep=--config.stability_sweep=False
+job gan_k10 gan_mixture --config.variants="('unrolled_k10',)" $nosweep
+job gan_k5 gan_mixture --config.variants="('unrolled_k5',)" $nosweep
+job gan_mbd gan_mixture --config.variants="('minibatch_discrimination',)" $nosweep
+job gan_rest gan_mixture \
+  --config.variants="('gan_minimax','gan_nonsaturating','wgan_clip','wgan_gp')" $nosweep
+for depths in "(1,2)" "(3,4)"; do
+  job gan_sweep_${depths:1:1} gan_mixture --config.datasets="('ring',)" \
+    --config.variants="('gan_nonsaturating',)" --config.stability_disc_depths="$depths"
+done
+sleep 60; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv | tee -a "$out/devices.txt"
 wait
 echo "all done after $(( $(date +%s) - start )) s"
-for f in $runs/*.log; do echo "== $f"; grep -vE "loop.py" $f | tail -4; done
-tar -C $runs --exclude='checkpoints' --exclude='*.jsonl' -czf "$out/runs.tar.gz" .
+for f in $runs/*.log; do echo "== $f"; grep -vE "loop.py|^\s*$" $f | tail -3; done
+tar -C $runs --exclude='checkpoints' --exclude='runs' --exclude='stability' --exclude='*.jsonl' \
+  -czf "$out/runs.tar.gz" .
 ls -la "$out"

@@ -15,8 +15,11 @@ the cell with the lowest valid NLL is the selected model (`..._selected`). The t
 split is read once, at the end.
 
 Datasets: the JSB-like set built from music21's Bach chorales (metrics prefixed
-`chorales_`), and, with `--config.data_path`, a standard benchmark file such as JSB
-Chorales (no prefix: `test_nll_per_step_{cell}`, the numbers the papers report).
+`chorales_`; `--config.chorales=False` skips it), and, with `--config.data_path`, a
+standard benchmark file such as JSB Chorales (no prefix: `test_nll_per_step_{cell}`,
+the numbers the papers report). Each dataset's random key depends on its name, not on
+which others run, and each cell's on its name, so a run of one cell on one dataset
+repeats that part of a run of all of them (`experiments.music_merge` joins such runs).
 Baseline: every pitch an independent Bernoulli with its training frequency
 (`..._marginal`).
 
@@ -70,6 +73,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         )
     if config.data_path and not Path(config.data_path).expanduser().is_file():
         raise common.ConfigError(f"config.data_path {config.data_path!r} is not a file")
+    if not config.chorales and not config.data_path:
+        raise common.ConfigError("nothing to train: config.chorales is False and no data_path")
 
 
 def _load_datasets(config) -> dict[str, music.PolyphonicDataset]:
@@ -80,8 +85,13 @@ def _load_datasets(config) -> dict[str, music.PolyphonicDataset]:
             datasets[""] = music.load_polyphonic(config.data_path)
         except ValueError as e:
             raise common.ConfigError(f"config.data_path: {e}") from e
-    datasets["chorales_"] = music.load_bach_chorales(config.chorales_max_pieces or None)
+    if config.chorales:
+        datasets["chorales_"] = music.load_bach_chorales(config.chorales_max_pieces or None)
     return datasets
+
+
+# Each dataset's key is fold_in(seed, index): fixed per dataset, whichever others run.
+DATASET_KEY_INDEX = {"": 0, "chorales_": 1}
 
 
 def _skip_first(config) -> int:
@@ -221,11 +231,11 @@ def _run_dataset(config, prefix, dataset, key, workdir) -> dict[str, float]:
         dataset.train, dataset.valid, skip_first=skip
     )  # fmt: skip
     curves, models = {}, {}
-    for i, cell in enumerate(config.cells):
+    for cell in config.cells:
         t0 = time.perf_counter()
         log.info("%s: training the %s (%d steps)", label, cell, config.num_steps)
         params, step, curves[cell], _ = _train_cell(
-            config, cell, arrays, jax.random.fold_in(key, i)
+            config, cell, arrays, jax.random.fold_in(key, CELL_NAMES.index(cell))
         )
         models[cell] = params
         scores = jax.jit(functools.partial(_scores, cell, skip))
@@ -266,8 +276,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     workdir = common.prepare_workdir(workdir, config)
     key = jax.random.PRNGKey(config.seed)
     metrics: dict[str, float] = {}
-    for i, (prefix, dataset) in enumerate(datasets.items()):
-        metrics.update(_run_dataset(config, prefix, dataset, jax.random.fold_in(key, i), workdir))
+    for prefix, dataset in datasets.items():
+        dataset_key = jax.random.fold_in(key, DATASET_KEY_INDEX[prefix])
+        metrics.update(_run_dataset(config, prefix, dataset, dataset_key, workdir))
         common.write_json(workdir / "metrics_partial.json", metrics)  # what a cut run keeps
     return common.write_metrics(workdir, metrics)
 

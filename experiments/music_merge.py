@@ -5,12 +5,14 @@
     ...
     python -m experiments.music_merge --out runs/music runs/music_lstm runs/music_gru ...
 
-The runs must share every config field but `cells` (checked). The merged
+Runs may also split the datasets (`--config.chorales=False` with `data_path` for JSB
+alone; `data_path` left empty for the chorales alone). They must share every other
+config field (checked), and no cell may appear twice on one dataset. The merged
 metrics.json holds each run's per-cell metrics, and the `_selected` metrics are
 chosen again, by valid NLL, across all the runs' cells, as `experiments.music`
 does within one run; config.json gets the union of the cells. Figures stay in the
-runs' own folders. (Each run seeds its first cell with the same key, so the merged
-runs start from different weights than one run over all cells would.)
+runs' own folders. Keys depend on the cell's and the dataset's names, so the merged
+runs start from the weights one run over all cells and datasets would.
 """
 
 from __future__ import annotations
@@ -21,28 +23,50 @@ from pathlib import Path
 
 from experiments import common, music
 
+# Fields that may differ between the merged runs: which cells and which datasets each trained.
+_SPLIT_FIELDS = ("cells", "chorales", "data_path")
+
+
+def _datasets(config: dict) -> list[str]:
+    """The metric prefixes of the datasets a run's config trains."""
+    return [
+        p
+        for p, on in (("", config.get("data_path")), ("chorales_", config.get("chorales", True)))
+        if on
+    ]
+
 
 def merge(workdirs: list[Path], out: Path) -> dict[str, float]:
     configs = [json.loads((w / "config.json").read_text()) for w in workdirs]
     metrics_list = [common.read_metrics_json(w) for w in workdirs]
-    base = {k: v for k, v in configs[0].items() if k != "cells"}
+    base = {k: v for k, v in configs[0].items() if k not in _SPLIT_FIELDS}
     for w, c in zip(workdirs, configs, strict=True):
-        other = {k: v for k, v in c.items() if k != "cells"}
+        other = {k: v for k, v in c.items() if k not in _SPLIT_FIELDS}
         if other != base:
             diff = sorted(k for k in set(base) | set(other) if base.get(k) != other.get(k))
             raise ValueError(f"{w}: config differs from {workdirs[0]} in {diff}")
-    cells = [cell for c in configs for cell in c["cells"]]
-    if len(set(cells)) != len(cells):
-        raise ValueError(f"a cell appears in more than one run: {cells}")
+    paths = {c["data_path"] for c in configs if c.get("data_path")}
+    if len(paths) > 1:
+        raise ValueError(f"the runs read different data files: {sorted(paths)}")
+    cells_of: dict[str, list[str]] = {}  # dataset prefix -> cells trained on it
+    for c in configs:
+        for prefix in _datasets(c):
+            cells_of.setdefault(prefix, []).extend(c["cells"])
+    for prefix, cells in cells_of.items():
+        if len(set(cells)) != len(cells):
+            name = prefix.rstrip("_") or "the data_path file"
+            raise ValueError(f"a cell appears in more than one run on {name}: {cells}")
     merged: dict[str, float] = {}
     for m in metrics_list:
         merged.update({k: v for k, v in m.items() if "selected" not in k})
-    prefixes = [p for p in ("", "chorales_") if f"{p}valid_nll_per_step_{cells[0]}" in merged]
-    for p in prefixes:
-        music.select_cell(merged, cells, p)
+    for prefix, cells in cells_of.items():
+        music.select_cell(merged, cells, prefix)
+    cells = [c for c in music.CELL_NAMES if any(c in cs for cs in cells_of.values())]
     out.mkdir(parents=True, exist_ok=True)
-    common.write_json(out / "config.json", {**base, "cells": cells, "merged_from": [
-        str(w) for w in workdirs]})  # fmt: skip
+    common.write_json(out / "config.json", {
+        **base, "cells": cells, "data_path": next(iter(paths), ""),
+        "chorales": "chorales_" in cells_of, "merged_from": [str(w) for w in workdirs],
+    })  # fmt: skip
     return common.write_metrics(out, merged)
 
 

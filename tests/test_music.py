@@ -293,7 +293,8 @@ def test_music_config_errors_name_the_field(tmp_path, field, value, message):
 def test_music_merge_reselects_across_runs(tmp_path):
     from experiments import common, music_merge
 
-    base = {"profile": "full", "seed": 0, "hidden_dim": 8}
+    base = {"profile": "full", "seed": 0, "hidden_dim": 8, "data_path": "jsb.json",
+            "chorales": False}  # fmt: skip
     runs = []
     for cell, valid, test in (("tanh", 9.0, 9.1), ("lstm", 8.5, 8.7), ("gru", 8.6, 8.6)):
         d = tmp_path / cell
@@ -308,3 +309,44 @@ def test_music_merge_reselects_across_runs(tmp_path):
     common.write_json(runs[2] / "config.json", {**base, "hidden_dim": 16, "cells": ["gru"]})
     with pytest.raises(ValueError, match="differs .* in \\['hidden_dim'\\]"):
         music_merge.merge(runs, tmp_path / "out2")
+
+
+def test_music_merge_joins_runs_split_by_dataset(tmp_path):
+    from experiments import common, music_merge
+
+    base = {"profile": "full", "seed": 0, "hidden_dim": 8}
+    runs = []
+    for name, prefix, extra in (
+        ("jsb", "", {"data_path": "jsb.json", "chorales": False}),
+        ("chorales", "chorales_", {"data_path": "", "chorales": True}),
+    ):
+        for cell, valid in (("lstm", 8.5), ("gru", 8.4 if prefix else 8.6)):
+            d = tmp_path / f"{name}_{cell}"
+            common.write_json(d / "config.json", {**base, **extra, "cells": [cell]})
+            common.write_json(
+                d / "metrics.json",
+                {
+                    f"{prefix}valid_nll_per_step_{cell}": valid,
+                    f"{prefix}test_nll_per_step_{cell}": valid,
+                },
+            )
+            runs.append(d)
+    merged = music_merge.merge(runs, tmp_path / "out")
+    assert merged["valid_nll_per_step_selected"] == 8.5  # JSB: the LSTM
+    assert merged["chorales_valid_nll_per_step_selected"] == 8.4  # chorales: the GRU
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert (config["cells"], config["data_path"], config["chorales"]) == (
+        ["lstm", "gru"], "jsb.json", True)  # fmt: skip
+    with pytest.raises(ValueError, match="more than one run on chorales"):
+        music_merge.merge([*runs, runs[2]], tmp_path / "out2")
+
+
+def test_music_without_any_dataset_is_refused(tmp_path):
+    from experiments import common, music
+    from experiments.configs import music as music_config
+
+    config = music_config.get_config("quick")
+    config.chorales = False
+    with pytest.raises(common.ConfigError, match="nothing to train"):
+        music.train_and_evaluate(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

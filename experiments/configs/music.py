@@ -5,7 +5,7 @@
     python -m experiments.music --workdir runs/music_quick \\
         --config=experiments/configs/music.py:quick
 
-Always trains on the JSB-like set built from music21's Bach chorales; with
+Trains on the JSB-like set built from music21's Bach chorales (unless chorales=False); with
 `data_path` (the standard JSB Chorales file, or any file of that format) also on
 it, whose test split is the one the published numbers use. 'quick' (the main job's
 profile, about a minute on 2 cores): the first 80 chorale files, small cells, a few
@@ -24,6 +24,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
     config, quick = common.new_config(arg)
     config.data_path = ""  # a standard polyphonic benchmark file (.json/.pkl); '' = none
+    config.chorales = True  # also train on the JSB-like set built from music21's chorales
     config.chorales_max_pieces = 80 if quick else 0  # music21 chorale files parsed; 0 = all
     config.cells = ("tanh", "lstm", "gru")
     # Scored frames: False = x_2..x_T (the protocol of the code behind Bai et al. 2018's
