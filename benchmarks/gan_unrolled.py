@@ -198,19 +198,21 @@ def _torch_mlp(torch, ps, x):
 
 
 def make_torch_unrolled(k: int, key=None):
-    """(run(n), grads()) of the same unrolled step in PyTorch, or None without torch."""
+    """(run(n), grads()) of the same unrolled step in PyTorch, or None without torch. On
+    the GPU when torch sees one (as JAX does), else on the CPU."""
     try:
         import torch
     except ImportError:
         return None
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
     softplus = torch.nn.functional.softplus
     _, _, gp, dp = make_models()
     real, unroll_noise, noise = (
-        torch.from_numpy(np.array(a))
+        torch.from_numpy(np.array(a)).to(dev)
         for a in unrolled_inputs(jax.random.PRNGKey(1) if key is None else key, k)
     )
-    g = [torch.tensor(a, requires_grad=True) for a in dense_list(gp["params"]["mlp"])]
-    d = [torch.tensor(a, requires_grad=True) for a in dense_list(dp["params"])]
+    g = [torch.tensor(a, requires_grad=True, device=dev) for a in dense_list(gp["params"]["mlp"])]
+    d = [torch.tensor(a, requires_grad=True, device=dev) for a in dense_list(dp["params"])]
     d_m = [torch.zeros_like(p) for p in d]  # D's Adam state, as optax's init: count 0
     d_v = [torch.zeros_like(p) for p in d]
     opt = torch.optim.Adam(g, lr=LR, betas=(B1, B2), eps=EPS)
@@ -241,23 +243,28 @@ def make_torch_unrolled(k: int, key=None):
             for p, gr in zip(g, grads(), strict=True):
                 p.grad = gr
             opt.step()
+        if dev == "cuda":
+            torch.cuda.synchronize()  # the timer reads the end of the work, not of its launch
 
     return run, grads
 
 
 def check_torch_gradients(k: int) -> float | None:
-    """Max |JAX grad - torch grad| / max |JAX grad| of G's unrolled gradient at step 0."""
+    """Max |JAX grad - torch grad| / max |JAX grad| of G's unrolled gradient at step 0, both
+    at full float32 matmul precision (a GPU's default TF32 in JAX gave 1.7e-1 on an H200,
+    against torch's float32)."""
     peer = make_torch_unrolled(k)
     if peer is None:
         return None
     generate, discriminate, gp, dp = make_models()
     real, unroll_noise, noise = unrolled_inputs(jax.random.PRNGKey(1), k)
     d_opt = disc_optimizer().init(dp)
-    _, grads = jax.jit(make_unrolled_grad(generate, discriminate, use_scan=False))(
-        gp, dp, d_opt, real, unroll_noise, noise
-    )
+    with jax.default_matmul_precision("highest"):
+        _, grads = jax.jit(make_unrolled_grad(generate, discriminate, use_scan=False))(
+            gp, dp, d_opt, real, unroll_noise, noise
+        )
     ours = dense_list(grads["params"]["mlp"])
-    theirs = [t.detach().numpy() for t in peer[1]()]
+    theirs = [t.detach().cpu().numpy() for t in peer[1]()]
     scale = max(np.abs(a).max() for a in ours)
     return max(np.abs(a - b).max() for a, b in zip(ours, theirs, strict=True)) / scale
 

@@ -17,6 +17,7 @@ and >= 50% high-quality samples.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import zlib
@@ -42,9 +43,11 @@ _FIELDS = {
     "clip_value", "wgan_gp_learning_rate", "gp_weight", "lr_final_fraction", "minibatch_kernel_dim",
     "runs_axis", "unroll_use_scan", "eval_samples", "w1_samples", "log_every",
     "stability_sweep",
-    "stability_learning_rates", "stability_disc_depths", "stability_seeds",
+    "stability_methods", "stability_learning_rates", "stability_disc_depths", "stability_seeds",
     "stability_min_modes", "stability_min_hq",
 }  # fmt: skip
+# The stability sweep's methods (2.5: GANs with either generator loss vs WGAN-GP).
+STABILITY_METHODS = ("gan_minimax", "gan_nonsaturating", "wgan_gp")
 
 
 # The hidden nonlinearity of both networks, by name.
@@ -91,6 +94,11 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             raise common.ConfigError("config.stability_learning_rates must be positive")
         if any(not isinstance(d, int) or d < 1 for d in config.stability_disc_depths):
             raise common.ConfigError("config.stability_disc_depths must be integers >= 1")
+        methods = tuple(config.stability_methods)
+        if not methods or any(m not in STABILITY_METHODS for m in methods):
+            raise common.ConfigError(
+                f"config.stability_methods must be a non-empty subset of {STABILITY_METHODS}"
+            )
     if not 0 <= config.stability_min_hq <= 1:
         raise common.ConfigError("config.stability_min_hq must be in [0, 1]")
 
@@ -231,9 +239,8 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
     lrs = tuple(config.stability_learning_rates)
     grid = list(itertools.product(lrs, range(config.stability_seeds)))
     run_lrs = np.array([lr for lr, _ in grid], np.float32)
-    success: dict[str, list[bool]] = {}
     rows = []
-    for name in ("gan_minimax", "gan_nonsaturating", "wgan_gp"):
+    for name in (m for m in STABILITY_METHODS if m in config.stability_methods):
         variant = variants.get_variant(name)
         for depth in config.stability_disc_depths:
             keys = jax.random.split(jax.random.fold_in(key, depth), len(grid))
@@ -245,7 +252,6 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
             ok = (np.asarray(stats["modes"]) >= config.stability_min_modes) & (
                 np.asarray(stats["hq"]) >= config.stability_min_hq
             )
-            success.setdefault(name, []).extend(ok.tolist())
             for (lr, seed), m, h, s in zip(grid, stats["modes"], stats["hq"], ok, strict=True):
                 rows.append((name, depth, float(lr), seed, float(m), float(h), bool(s)))
             log.info("stability %s depth %d: %d/%d runs succeed", name, depth, ok.sum(), ok.size)
@@ -255,23 +261,32 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
                 [dict(zip(("variant", "depth", "lr", "seed", "modes", "hq", "success"), r,
                           strict=True)) for r in rows],
             )  # fmt: skip
+    _plot_stability(rows, config.stability_disc_depths, config.stability_learning_rates, workdir)
+    return stability_metrics(rows)
+
+
+def stability_metrics(rows) -> dict[str, float]:
+    """Success rates per method from the sweep's rows (variant, depth, lr, seed, modes, hq,
+    success): `ring_{method}_success_rate`, and `ring_gan_success_rate` over both GAN losses."""
+    success: dict[str, list[bool]] = {}
+    for row in rows:
+        success.setdefault(row[0], []).append(bool(row[-1]))
     metrics = {f"ring_{name}_success_rate": float(np.mean(v)) for name, v in success.items()}
-    metrics["ring_gan_success_rate"] = float(
-        np.mean(success["gan_minimax"] + success["gan_nonsaturating"])
-    )
-    metrics["stability_runs_per_method"] = float(len(success["wgan_gp"]))
-    _plot_stability(rows, config, workdir)
+    gans = [ok for name in ("gan_minimax", "gan_nonsaturating") for ok in success.get(name, [])]
+    if gans:
+        metrics["ring_gan_success_rate"] = float(np.mean(gans))
+    metrics["stability_runs_per_method"] = float(max(len(v) for v in success.values()))
     return metrics
 
 
-def _plot_stability(rows, config, workdir: Path) -> None:
+def _plot_stability(rows, depths, lrs, workdir: Path) -> None:
     """Per method, a (D depth x learning rate) table: success fraction, coloured; the mean
     modes captured and high-quality fraction over the cell's seeds written in it."""
     import matplotlib.pyplot as plt
 
-    names = ("gan_minimax", "gan_nonsaturating", "wgan_gp")
-    depths = tuple(config.stability_disc_depths)
-    lrs = tuple(config.stability_learning_rates)
+    names = [m for m in STABILITY_METHODS if any(r[0] == m for r in rows)]
+    depths, lrs = tuple(depths), tuple(lrs)
+    counts = collections.Counter((r[0], r[1], r[2]) for r in rows)
     fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         shape = (len(depths), len(lrs))
@@ -279,9 +294,10 @@ def _plot_stability(rows, config, workdir: Path) -> None:
         for variant, depth, lr, _, m, h, ok in rows:
             if variant == name:
                 cell = depths.index(depth), lrs.index(lr)
-                success[cell] += ok / config.stability_seeds
-                modes[cell] += m / config.stability_seeds
-                hq[cell] += h / config.stability_seeds
+                n = counts[variant, depth, lr]
+                success[cell] += ok / n
+                modes[cell] += m / n
+                hq[cell] += h / n
         ax.imshow(success, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
         ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
         ax.set_yticks(range(len(depths)), [str(d) for d in depths])

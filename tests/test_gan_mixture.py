@@ -248,6 +248,8 @@ def test_per_run_learning_rates_change_the_runs(tmp_path):
         ("stability_disc_depths", (0,), "stability_disc_depths"),
         ("runs_axis", "pmap", "runs_axis"),
         ("activation", "gelu", "activation"),
+        ("stability_methods", ("unrolled_k5",), "stability_methods"),
+        ("stability_methods", (), "stability_methods"),
     ],
 )
 def test_bad_configs_fail_before_training(tmp_path, field, value, match):
@@ -287,3 +289,22 @@ def test_activation_names_the_networks_nonlinearity(tmp_path):
         assert gen.activation is gan_mixture.ACTIVATIONS[act]
         outputs[act] = gen.apply(jax.tree.map(lambda x: x[0], params), noise)
     assert not np.allclose(outputs["relu"], outputs["tanh"])
+
+
+def test_stability_metrics_from_rows():
+    from experiments import gan_mixture
+
+    rows = [  # (variant, depth, lr, seed, modes, hq, success)
+        ("gan_minimax", 1, 1e-3, 0, 8, 0.7, True), ("gan_minimax", 2, 1e-3, 0, 2, 0.9, False),
+        ("gan_nonsaturating", 1, 1e-3, 0, 6, 0.8, False),
+        ("gan_nonsaturating", 2, 1e-3, 0, 7, 0.5, True),
+        ("wgan_gp", 1, 1e-3, 0, 8, 0.6, True), ("wgan_gp", 2, 1e-3, 0, 8, 0.6, True),
+    ]  # fmt: skip
+    metrics = gan_mixture.stability_metrics(rows)
+    assert metrics == {
+        "ring_gan_minimax_success_rate": 0.5, "ring_gan_nonsaturating_success_rate": 0.5,
+        "ring_wgan_gp_success_rate": 1.0, "ring_gan_success_rate": 0.5,
+        "stability_runs_per_method": 2.0,
+    }  # fmt: skip
+    only_gp = gan_mixture.stability_metrics(rows[4:])
+    assert only_gp == {"ring_wgan_gp_success_rate": 1.0, "stability_runs_per_method": 2.0}

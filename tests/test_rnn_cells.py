@@ -163,3 +163,19 @@ def test_bad_input():
         arch.one_to_many_logits("gru", p, jnp.zeros((2, 6)), jnp.zeros((3, 4), jnp.int32))
     with pytest.raises(ValueError, match="xs"):
         unroll.unroll("tanh", params, xs[0])
+
+
+def test_unroll_auto_resolves_by_backend_and_bad_values_are_refused(monkeypatch):
+    assert unroll.resolve_unroll(4) == 4
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert unroll.resolve_unroll("auto") == 8
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert unroll.resolve_unroll("auto") == 1
+    for bad in (0, -2, True, 2.0, "fast"):
+        with pytest.raises(ValueError, match="positive integer or 'auto'"):
+            unroll.resolve_unroll(bad)
+    params = cells.init_cell("gru", KEY, D, H)
+    xs = jax.random.normal(KEY, (2, 7, D))
+    _, ys_auto = unroll.unroll("gru", params, xs)
+    _, ys_8 = unroll.unroll("gru", params, xs, unroll=8)
+    np.testing.assert_allclose(ys_auto, ys_8, rtol=1e-5, atol=1e-6)  # the same numbers

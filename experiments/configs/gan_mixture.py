@@ -85,6 +85,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # two generator losses, `stability_seeds` seeds each; success = >= 7/8 modes and
     # >= 50% high-quality samples.
     config.stability_sweep = not quick
+    config.stability_methods = ("gan_minimax", "gan_nonsaturating", "wgan_gp")
     config.stability_learning_rates = (1e-4, 3e-4, 1e-3)
     config.stability_disc_depths = (1, 2, 3, 4)
     config.stability_seeds = 3

@@ -147,7 +147,7 @@ def many_to_one(
     xs: Array,
     lengths: Array | None = None,
     *,
-    unroll: int = 1,
+    unroll: int | str = "auto",
     window: int | None = None,
 ) -> Array:
     """Logits [B, O] from the last layer's final state after reading xs [B, T, D].
@@ -186,7 +186,7 @@ def many_to_many(
     lengths: Array | None = None,
     *,
     carries: Sequence[Carry] | None = None,
-    unroll: int = 1,
+    unroll: int | str = "auto",
     window: int | None = None,
 ) -> Array:
     """Aligned per-step logits [B, T, O] (zeros at padded steps) for xs [B, T, D].

@@ -102,7 +102,7 @@ def stacked_lstm(
     return finals, ys
 
 
-def stacked_lstm_auto(layers, xs, *, lengths=None, carries=None, unroll: int = 1):
+def stacked_lstm_auto(layers, xs, *, lengths=None, carries=None, unroll: int | str = "auto"):
     """cuDNN on a GPU (when the layers allow it), else `unroll.stacked('lstm', ...)`."""
     if available():
         try:

@@ -40,7 +40,7 @@ def truncated_stacked(
     *,
     lengths: Array | None = None,
     carries: Sequence[Carry] | None = None,
-    unroll: int = 1,
+    unroll: int | str = "auto",
 ) -> tuple[list[Carry], Array]:
     """`unroll.stacked` with the gradient cut every `window` steps (same outputs, truncated grads).
 

@@ -86,7 +86,7 @@ def unroll(
     lengths: Array | None = None,
     carry: Carry | None = None,
     reverse: bool = False,
-    unroll: int = 1,
+    unroll: int | str = "auto",
 ) -> tuple[Carry, Array]:
     """Runs one recurrent layer over a batch of sequences with `lax.scan`.
 
@@ -99,7 +99,10 @@ def unroll(
       carry: the initial carry, leaves [B, H] (default zeros).
       reverse: read each sequence backwards from its last REAL step (x[len-1], ...,
         x[0]); outputs stay at their original positions.
-      unroll: `lax.scan`'s unroll factor.
+      unroll: `lax.scan`'s unroll factor, or 'auto' (the default): 8 on a GPU, 1
+        elsewhere. Measured (benchmarks/lstm_step.py, LSTM training step, B=32, T=100,
+        H=128): on an H200 unroll=8 ran 2.1x faster than 1 (1.78 vs 3.70 ms); on 2 CPU
+        cores 4 and 8 ran 1.4x and 2.3x slower than 1. Same numbers either way.
 
     Returns:
       (final carry, leaves [B, H]; ys [B, T, H]). With `reverse`, the final carry is
@@ -111,8 +114,7 @@ def unroll(
     if carry is None:
         carry = initial_carry(cell, params, batch)
     _check_carry(carry, batch, "carry")
-    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
-        raise ValueError(f"unroll must be a positive integer, got {unroll!r}")
+    unroll = resolve_unroll(unroll)
     step = jax.vmap(cell.step, in_axes=(None, 0, 0))
 
     def body(carry, inputs):
@@ -130,6 +132,16 @@ def unroll(
         body, carry, (jnp.arange(time), jnp.swapaxes(xs, 0, 1)), reverse=reverse, unroll=unroll
     )
     return final, jnp.swapaxes(ys, 0, 1)
+
+
+def resolve_unroll(unroll: int | str) -> int:
+    """`lax.scan`'s unroll factor for `unroll` (a positive int, or 'auto': 8 on a GPU, where
+    it halved an LSTM step's time, and 1 elsewhere, where unrolling slowed it)."""
+    if unroll == "auto":
+        return 8 if jax.default_backend() == "gpu" else 1
+    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+        raise ValueError(f"unroll must be a positive integer or 'auto', got {unroll!r}")
+    return unroll
 
 
 unroll_fn = unroll  # `bidirectional`/`stacked` take an `unroll` argument that shadows the name
@@ -152,7 +164,7 @@ def bidirectional(
     *,
     lengths: Array | None = None,
     carry: tuple[Carry, Carry] | None = None,
-    unroll: int = 1,
+    unroll: int | str = "auto",
 ) -> tuple[tuple[Carry, Carry], Array]:
     """A forward and a reversed pass over the same sequences, outputs concatenated.
 
@@ -225,7 +237,7 @@ def stacked(
     *,
     lengths: Array | None = None,
     carries: Sequence[Carry] | None = None,
-    unroll: int = 1,
+    unroll: int | str = "auto",
 ) -> tuple[list[Carry], Array]:
     """A deep RNN: layer l reads layer l-1's outputs (each layer uni- or bidirectional).
 
