@@ -73,19 +73,28 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         )
     if config.data_path and not Path(config.data_path).expanduser().is_file():
         raise common.ConfigError(f"config.data_path {config.data_path!r} is not a file")
-    if not config.chorales and not config.data_path:
+    if not dataset_prefixes(config):
         raise common.ConfigError("nothing to train: config.chorales is False and no data_path")
+
+
+def dataset_prefixes(config) -> list[str]:
+    """The metric prefixes of the datasets a config trains: '' for the data_path file,
+    'chorales_' for music21's chorales. Takes the ConfigDict or a run's saved config.json
+    (those written before the `chorales` field trained the chorales always)."""
+    wanted = (("", config.get("data_path")), ("chorales_", config.get("chorales", True)))
+    return [prefix for prefix, on in wanted if on]
 
 
 def _load_datasets(config) -> dict[str, music.PolyphonicDataset]:
     """{metric prefix: dataset}; a malformed data_path file is a ConfigError."""
+    prefixes = dataset_prefixes(config)
     datasets = {}
-    if config.data_path:
+    if "" in prefixes:
         try:
             datasets[""] = music.load_polyphonic(config.data_path)
         except ValueError as e:
             raise common.ConfigError(f"config.data_path: {e}") from e
-    if config.chorales:
+    if "chorales_" in prefixes:
         datasets["chorales_"] = music.load_bach_chorales(config.chorales_max_pieces or None)
     return datasets
 

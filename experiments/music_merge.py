@@ -27,15 +27,6 @@ from experiments import common, music
 _SPLIT_FIELDS = ("cells", "chorales", "data_path")
 
 
-def _datasets(config: dict) -> list[str]:
-    """The metric prefixes of the datasets a run's config trains."""
-    return [
-        p
-        for p, on in (("", config.get("data_path")), ("chorales_", config.get("chorales", True)))
-        if on
-    ]
-
-
 def merge(workdirs: list[Path], out: Path) -> dict[str, float]:
     configs = [json.loads((w / "config.json").read_text()) for w in workdirs]
     metrics_list = [common.read_metrics_json(w) for w in workdirs]
@@ -50,7 +41,7 @@ def merge(workdirs: list[Path], out: Path) -> dict[str, float]:
         raise ValueError(f"the runs read different data files: {sorted(paths)}")
     cells_of: dict[str, list[str]] = {}  # dataset prefix -> cells trained on it
     for c in configs:
-        for prefix in _datasets(c):
+        for prefix in music.dataset_prefixes(c):
             cells_of.setdefault(prefix, []).extend(c["cells"])
     for prefix, cells in cells_of.items():
         if len(set(cells)) != len(cells):
