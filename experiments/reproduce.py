@@ -155,7 +155,11 @@ def evaluate_claims(
     for claim in claims:
         rows, errors, not_run = [], [], False
         for criterion in claim.criteria:
-            result = results[criterion.experiment or claim.experiment]
+            name = criterion.experiment or claim.experiment
+            if name not in results:  # only in other profiles' criteria, not run in this one
+                rows.append({"criterion": criterion, "value": None, "passed": None})
+                continue
+            result = results[name]
             not_run = not_run or result.get("not_run", False)
             if result["error"] and result["error"] not in errors:
                 errors.append(result["error"])
@@ -249,7 +253,7 @@ def reproduce(
     """
     common.parse_profile(profile)
     claims = select_claims(claim_spec)
-    names = claims_lib.experiments_in(claims)
+    names = claims_lib.experiments_in(claims, profile)
     start = time.perf_counter()
     if judge_only:
         results = read_results(names, workdir)

@@ -33,14 +33,13 @@ def test_registry_is_well_formed():
     assert len(ids) == len(set(ids))
     for claim in claims_lib.CLAIMS:
         assert claim.criteria, claim.id
-        assert (ROOT / "experiments" / f"{claim.experiment}.py").exists(), claim.experiment
-        assert (ROOT / "experiments" / "configs" / f"{claim.experiment}.py").exists()
         for test in claim.tests:
             assert (ROOT / test).exists(), test
+    for name in claims_lib.experiments_in(claims_lib.CLAIMS):  # criteria's experiments too
+        assert (ROOT / "experiments" / f"{name}.py").exists(), name
+        assert (ROOT / "experiments" / "configs" / f"{name}.py").exists(), name
         for profile in common.PROFILES:
-            assert isinstance(
-                common.get_config(claim.experiment, profile), ml_collections.ConfigDict
-            )
+            assert isinstance(common.get_config(name, profile), ml_collections.ConfigDict)
 
 
 @pytest.fixture
@@ -128,6 +127,32 @@ def test_full_profile_criteria_are_reported_but_not_judged_in_quick(
     assert "| 9.5 | PASS | full only |" in (tmp_path / "REPORT.md").read_text()
     with pytest.raises(ValueError, match="profiles"):
         C("x", ">", 1.0, profiles=("medium",))
+
+
+def test_an_experiment_needed_only_by_full_criteria_is_not_run_in_quick(
+    tmp_path, monkeypatch, fake_registry
+):
+    C = claims_lib.Criterion
+    registry = [
+        claims_lib.Claim(
+            "9.7",
+            "target on a second experiment",
+            "fake_good",
+            (C("y", ">", 1.0), C("z", ">", 0.0, experiment="fake_bad", profiles=("full",))),
+        ),
+    ]
+    monkeypatch.setattr(claims_lib, "CLAIMS", registry)
+    assert claims_lib.experiments_in(registry, "quick") == ["fake_good"]
+    assert claims_lib.experiments_in(registry, "full") == ["fake_good", "fake_bad"]
+    assert claims_lib.experiments_in(registry) == ["fake_good", "fake_bad"]
+    # fake_bad (which would crash) is not run in quick; the claim passes on y alone.
+    assert reproduce.reproduce(tmp_path, "quick") is True
+    assert not (tmp_path / "fake_bad").exists()
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| `z` (fake_bad) | missing | > 0 | not checked (full profile only) |" in report
+    # In full it runs, crashes, and the claim fails.
+    assert reproduce.reproduce(tmp_path, "full") is False
+    assert "boom" in (tmp_path / "fake_bad" / "error.txt").read_text()
 
 
 def test_parallel_jobs_give_the_same_report(tmp_path, fake_registry, monkeypatch):
