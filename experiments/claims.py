@@ -199,21 +199,11 @@ for _path in sorted(Path(__file__).parent.glob("claims_*.py")):
 CLAIMS.sort(key=lambda c: tuple(int(p) for p in c.id.split(".")))
 
 
-def experiments_in(claims: list[Claim], profile: str | None = None) -> list[str]:
-    """The experiments the claims need, each once, in registry order.
-
-    With `profile`, an experiment named only by criteria outside that profile is
-    left out (e.g. one that exists for a full-profile target alone); a claim's
-    own experiment is always in.
-    """
+def experiments_in(claims: list[Claim]) -> list[str]:
+    """The experiments the claims need, each once, in registry order."""
     seen: list[str] = []
     for claim in claims:
-        wanted = [claim.experiment] + [
-            c.experiment
-            for c in claim.criteria
-            if c.experiment and (profile is None or profile in c.profiles)
-        ]
-        for name in wanted:
+        for name in [claim.experiment] + [c.experiment for c in claim.criteria if c.experiment]:
             if name not in seen:
                 seen.append(name)
     return seen

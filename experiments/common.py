@@ -36,6 +36,17 @@ def get_config(name: str, profile: str = "full") -> ml_collections.ConfigDict:
     return module.get_config(profile)
 
 
+def main_job_profiles(name: str) -> tuple[str, ...]:
+    """The profiles in which the main job (experiments.reproduce) runs experiment `name`.
+
+    Every profile, unless its config module says otherwise in `MAIN_JOB_PROFILES`
+    (music_jsb: its quick profile needs a data file that a clean checkout lacks).
+    Criteria reading such an experiment are judged only in those profiles.
+    """
+    module = importlib.import_module(f"experiments.configs.{name}")
+    return tuple(getattr(module, "MAIN_JOB_PROFILES", PROFILES))
+
+
 def parse_profile(arg: str | None) -> str:
     """The profile named after the ':' of `--config=path.py:PROFILE` (default 'full')."""
     profile = arg or "full"

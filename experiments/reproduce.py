@@ -156,7 +156,7 @@ def evaluate_claims(
         rows, errors, not_run = [], [], False
         for criterion in claim.criteria:
             name = criterion.experiment or claim.experiment
-            if name not in results:  # only in other profiles' criteria, not run in this one
+            if name not in results:  # not run in this profile (common.main_job_profiles)
                 rows.append({"criterion": criterion, "value": None, "passed": None})
                 continue
             result = results[name]
@@ -253,7 +253,7 @@ def reproduce(
     """
     common.parse_profile(profile)
     claims = select_claims(claim_spec)
-    names = claims_lib.experiments_in(claims, profile)
+    names = [n for n in claims_lib.experiments_in(claims) if profile in common.main_job_profiles(n)]
     start = time.perf_counter()
     if judge_only:
         results = read_results(names, workdir)

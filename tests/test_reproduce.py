@@ -40,6 +40,12 @@ def test_registry_is_well_formed():
         assert (ROOT / "experiments" / "configs" / f"{name}.py").exists(), name
         for profile in common.PROFILES:
             assert isinstance(common.get_config(name, profile), ml_collections.ConfigDict)
+    # A criterion is judged only in profiles where the main job runs its experiment.
+    for claim in claims_lib.CLAIMS:
+        for c in claim.criteria:
+            runs_in = common.main_job_profiles(c.experiment or claim.experiment)
+            assert set(c.profiles) <= set(runs_in), (claim.id, c.text)
+    assert common.main_job_profiles("music_jsb") == ("full",)
 
 
 @pytest.fixture
@@ -129,7 +135,7 @@ def test_full_profile_criteria_are_reported_but_not_judged_in_quick(
         C("x", ">", 1.0, profiles=("medium",))
 
 
-def test_an_experiment_needed_only_by_full_criteria_is_not_run_in_quick(
+def test_an_experiment_the_main_job_runs_in_full_only_is_not_run_in_quick(
     tmp_path, monkeypatch, fake_registry
 ):
     C = claims_lib.Criterion
@@ -142,9 +148,10 @@ def test_an_experiment_needed_only_by_full_criteria_is_not_run_in_quick(
         ),
     ]
     monkeypatch.setattr(claims_lib, "CLAIMS", registry)
-    assert claims_lib.experiments_in(registry, "quick") == ["fake_good"]
-    assert claims_lib.experiments_in(registry, "full") == ["fake_good", "fake_bad"]
-    assert claims_lib.experiments_in(registry) == ["fake_good", "fake_bad"]
+    monkeypatch.setattr(sys.modules["experiments.configs.fake_bad"], "MAIN_JOB_PROFILES",
+                        ("full",), raising=False)  # fmt: skip
+    assert common.main_job_profiles("fake_bad") == ("full",)
+    assert common.main_job_profiles("fake_good") == common.PROFILES
     # fake_bad (which would crash) is not run in quick; the claim passes on y alone.
     assert reproduce.reproduce(tmp_path, "quick") is True
     assert not (tmp_path / "fake_bad").exists()

@@ -14,9 +14,7 @@ once, at the end. On 2 CPU cores the full profile takes about 75 min.
 
 `data_path` defaults to the team copy of JSB Chorales (a path relative to the
 repository root); anyone else passes their copy of the file. 'quick' trains the
-same model small for 300 steps: the code path, not the number. The main job runs
-this experiment in the full profile only (claim 3.1's criterion on it is
-full-profile only).
+same model small for 300 steps: the code path, not the number.
 """
 
 from __future__ import annotations
@@ -26,6 +24,9 @@ import ml_collections
 from experiments.configs import music
 
 JSB_PATH = "../shared/data/jsb_chorales_quarter.json"
+# The main job runs this experiment in the full profile only: a clean checkout (CI)
+# has no JSB file, and claim 3.1's criterion on it is full-profile only.
+MAIN_JOB_PROFILES = ("full",)
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
