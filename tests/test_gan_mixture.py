@@ -197,6 +197,14 @@ def test_experiment_end_to_end_with_a_tiny_sweep(tmp_path):
     assert len(runs) == 3 * 2
     assert sorted({r["lr"] for r in runs}) == pytest.approx([1e-4, 1e-3])
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    # The merge tool rebuilds the same metrics from the run's per-seed numbers and rows.
+    from experiments import gan_mixture_merge
+
+    merged = gan_mixture_merge.merge([(tmp_path, None)], tmp_path / "merged")
+    assert merged.keys() == metrics.keys()
+    for k in metrics:
+        assert merged[k] == pytest.approx(metrics[k], rel=1e-6, abs=1e-7), k
+    assert (tmp_path / "merged" / "stability.png").exists()
 
 
 def test_per_run_learning_rates_reach_the_optimizer():
@@ -308,3 +316,59 @@ def test_stability_metrics_from_rows():
     }  # fmt: skip
     only_gp = gan_mixture.stability_metrics(rows[4:])
     assert only_gp == {"ring_wgan_gp_success_rate": 1.0, "stability_runs_per_method": 2.0}
+
+
+def _fake_gan_run(path, per_run, rows=(), **config):
+    from experiments import common
+
+    base = {"seed": 0, "num_steps": 10, "datasets": ["ring"], "variants": ["wgan_gp"],
+            "stability_sweep": bool(rows), "stability_disc_depths": [1],
+            "stability_learning_rates": [1e-3]}  # fmt: skip
+    common.write_json(path / "config.json", {**base, **config})
+    common.write_json(path / "per_run.json", per_run)
+    if rows:
+        fields = ("variant", "depth", "lr", "seed", "modes", "hq", "success")
+        common.write_json(
+            path / "stability_runs.json", [dict(zip(fields, r, strict=True)) for r in rows]
+        )
+    return path
+
+
+def test_gan_mixture_merge_takes_selected_pieces_and_refuses_clashes(tmp_path):
+    from experiments import gan_mixture_merge as gm
+
+    seeds = {"modes": [8, 6], "hq": [0.5, 0.7], "reverse_kl": [0.0, 0.2], "w1": [0.1, 0.3],
+             "counts": [[1], [2]]}  # fmt: skip
+    other = {**seeds, "modes": [2, 4]}
+    a = _fake_gan_run(tmp_path / "a", {"ring_wgan_gp": seeds, "ring_gan_minimax": other},
+                      rows=[("wgan_gp", 1, 1e-3, 0, 8, 0.6, True),
+                            ("gan_minimax", 1, 1e-3, 0, 3, 0.9, False)])  # fmt: skip
+    b = _fake_gan_run(tmp_path / "b", {"grid_unrolled_k10": other, "ring_wgan_gp": other},
+                      rows=[("wgan_gp", 2, 1e-3, 0, 8, 0.2, False)],
+                      datasets=["ring", "grid"], stability_disc_depths=[2])  # fmt: skip
+    runs = [gm.parse_run(str(a)), gm.parse_run(f"{b}:grid/*,sweep/*/2")]
+    m = gm.merge(runs, tmp_path / "out")
+    assert m["ring_wgan_gp_modes_mean"] == 7.0  # from a: b's ring_wgan_gp was not selected
+    assert m["ring_wgan_gp_modes_std"] == pytest.approx(1.0)
+    assert m["grid_unrolled_k10_modes_mean"] == 3.0
+    assert m["ring_gan_minimax_hq_mean"] == pytest.approx(0.6)
+    assert m["ring_wgan_gp_success_rate"] == 0.5 and m["ring_gan_success_rate"] == 0.0
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["datasets"] == ["ring", "grid"]
+    assert config["variants"] == ["gan_minimax", "unrolled_k10", "wgan_gp"]
+    assert config["stability_disc_depths"] == [1, 2]
+    sources = json.loads((tmp_path / "out" / "merge_sources.json").read_text())
+    assert sources["grid_unrolled_k10"] == str(b) and sources["sweep/wgan_gp/1"] == str(a)
+    with pytest.raises(ValueError, match="ring_wgan_gp comes from both"):
+        gm.merge([gm.parse_run(str(a)), gm.parse_run(str(b))], tmp_path / "out2")
+    with pytest.raises(ValueError, match="nothing selected"):
+        gm.merge([gm.parse_run(str(a)), gm.parse_run(f"{b}:grid/gan_minimax")], tmp_path / "o")
+    c = _fake_gan_run(tmp_path / "c", {"grid_wgan_gp": seeds}, num_steps=20)
+    with pytest.raises(ValueError, match=r"config differs .* in \['num_steps'\]"):
+        gm.merge([gm.parse_run(str(a)), gm.parse_run(str(c))], tmp_path / "out3")
+    for bad in (f"{a}:ring", f"{a}:moon/wgan_gp", f"{a}:"):
+        with pytest.raises(ValueError, match="neither|empty"):
+            gm.parse_run(bad)
+    assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
+    with pytest.raises(ValueError, match="sweep/wgan_gp/1 comes from both"):
+        gm.merge([gm.parse_run(str(a)), gm.parse_run(f"{a}:sweep/wgan_gp/*")], tmp_path / "o4")

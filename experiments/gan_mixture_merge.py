@@ -1,0 +1,202 @@
+"""Joins gan_mixture runs split by mixture, variant and sweep cell into one result.
+
+    python -m experiments.gan_mixture --workdir runs/gan_ring --config.datasets="('ring',)" \\
+        --config.stability_sweep=False &
+    python -m experiments.gan_mixture --workdir runs/gan_grid_k10 \\
+        --config.datasets="('grid',)" --config.variants="('unrolled_k10',)" \\
+        --config.stability_sweep=False &
+    python -m experiments.gan_mixture --workdir runs/sweep_deep --config.datasets="('ring',)" \\
+        --config.variants="('gan_minimax',)" --config.stability_disc_depths="(3,4)" &
+    ...
+    python -m experiments.gan_mixture_merge --out runs/gan_mixture runs/gan_ring \\
+        runs/gan_grid_k10 runs/sweep_deep:sweep/*/*
+
+Each RUN may end in `:SELECT`, a comma-separated list of the pieces to take from
+it: `DATASET/VARIANT` (a trained variant, from the run's per_run.json) and
+`sweep/METHOD/DEPTH` (one cell of the stability sweep: a method at one D depth,
+every learning rate and seed, from its stability_runs.json); any part may be
+`*`. Without it, every piece the run has is taken. Cut runs count: they write
+per_run.json after each variant and stability_runs.json after each sweep cell.
+
+The runs must share every config field but the ones that split the work (checked),
+and no piece may come from two runs. The merged metrics.json is recomputed from
+the pieces' per-seed numbers (the means `gan_mixture` reports) and the sweep's rows
+(`gan_mixture.stability_metrics`); per_run.json, stability_runs.json, stability.png
+and config.json (the union of the pieces) are written beside it, and
+merge_sources.json says which run each piece came from. Sample figures stay in
+the runs' own folders. Keys depend on names (dataset, variant, sweep depth), so
+the merged pieces are the ones a single run would train.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+from pathlib import Path
+
+import numpy as np
+
+from experiments import common, gan_mixture
+from experiments.configs import gan_mixture as gan_mixture_config
+
+# Fields that may differ between the merged runs: which pieces each trained.
+_SPLIT_FIELDS = (
+    "datasets", "variants", "stability_sweep", "stability_methods", "stability_disc_depths",
+)  # fmt: skip
+_ROW_FIELDS = ("variant", "depth", "lr", "seed", "modes", "hq", "success")
+_DATASETS = ("ring", "grid")
+
+
+def parse_run(arg: str) -> tuple[Path, list[str] | None]:
+    """'DIR' or 'DIR:SELECT' -> (DIR, the SELECT patterns or None for everything)."""
+    path, sep, select = arg.partition(":")
+    if not sep:
+        return Path(path), None
+    patterns = [p.strip() for p in select.split(",") if p.strip()]
+    for p in patterns:
+        parts = p.split("/")
+        if not (len(parts) == 2 and parts[0] in (*_DATASETS, "*")) and not (
+            len(parts) == 3 and parts[0] == "sweep"
+        ):
+            raise ValueError(
+                f"{arg}: {p!r} is neither DATASET/VARIANT (dataset ring, grid or *) "
+                "nor sweep/METHOD/DEPTH"
+            )
+    if not patterns:
+        raise ValueError(f"{arg}: empty selection after ':'")
+    return Path(path), patterns
+
+
+def _read_json(path: Path, default=None):
+    if not path.exists():
+        if default is not None:
+            return default
+        raise ValueError(f"{path} is missing")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from e
+
+
+def _variant_matches(prefix: str, patterns: list[str] | None) -> bool:
+    if patterns is None:
+        return True
+    dataset, _, variant = prefix.partition("_")
+    return any(
+        len(p.split("/")) == 2 and fnmatch.fnmatchcase(f"{dataset}/{variant}", p) for p in patterns
+    )
+
+
+def _row_matches(row: dict, patterns: list[str] | None) -> bool:
+    if patterns is None:
+        return True
+    return any(
+        len(p.split("/")) == 3 and fnmatch.fnmatchcase(f"sweep/{row['variant']}/{row['depth']}", p)
+        for p in patterns
+    )
+
+
+def variant_metrics(prefix: str, runs: dict[str, list]) -> dict[str, float]:
+    """gan_mixture's `{prefix}_modes_mean`, ... from one (dataset, variant)'s per-seed lists."""
+    arr = {k: np.asarray(runs[k], np.float32) for k in ("modes", "hq", "reverse_kl", "w1")}
+    return {
+        f"{prefix}_modes_mean": float(arr["modes"].mean()),
+        f"{prefix}_modes_std": float(arr["modes"].std()),
+        f"{prefix}_hq_mean": float(arr["hq"].mean()),
+        f"{prefix}_reverse_kl_mean": float(arr["reverse_kl"].mean()),
+        f"{prefix}_w1_mean": float(arr["w1"].mean()),
+    }
+
+
+def merge(runs: list[tuple[Path, list[str] | None]], out: Path) -> dict[str, float]:
+    """Merges the selected pieces of `runs` into `out`; returns the merged metrics."""
+    if not runs:
+        raise ValueError("no runs to merge")
+    configs = [_read_json(d / "config.json") for d, _ in runs]
+    base = {k: v for k, v in configs[0].items() if k not in _SPLIT_FIELDS}
+    for (d, _), c in zip(runs, configs, strict=True):
+        other = {k: v for k, v in c.items() if k not in _SPLIT_FIELDS}
+        if other != base:
+            diff = sorted(k for k in set(base) | set(other) if base.get(k) != other.get(k))
+            raise ValueError(f"{d}: config differs from {runs[0][0]} in {diff}")
+    per_run: dict[str, dict] = {}
+    rows: list[dict] = []
+    sources: dict[str, str] = {}
+    seen_rows: set[tuple] = set()
+    for d, patterns in runs:
+        taken = 0
+        for prefix, numbers in _read_json(d / "per_run.json", default={}).items():
+            if not _variant_matches(prefix, patterns):
+                continue
+            if prefix in per_run:
+                raise ValueError(f"{prefix} comes from both {sources[prefix]} and {d}")
+            per_run[prefix], sources[prefix] = numbers, str(d)
+            taken += 1
+        for row in _read_json(d / "stability_runs.json", default=[]):
+            if not _row_matches(row, patterns):
+                continue
+            cell = f"sweep/{row['variant']}/{row['depth']}"
+            run_id = (row["variant"], row["depth"], row["lr"], row["seed"])
+            if run_id in seen_rows or sources.setdefault(cell, str(d)) != str(d):
+                raise ValueError(f"{cell} comes from both {sources[cell]} and {d}")
+            seen_rows.add(run_id)
+            rows.append(row)
+            taken += 1
+        if not taken:
+            raise ValueError(f"{d}: nothing selected (selection {patterns})")
+    variant_order = {v: i for i, v in enumerate(gan_mixture_config.ALL_VARIANTS)}
+
+    def order(prefix: str) -> tuple[int, int]:
+        dataset, _, variant = prefix.partition("_")
+        return _DATASETS.index(dataset), variant_order[variant]
+
+    per_run = {p: per_run[p] for p in sorted(per_run, key=order)}
+    metrics: dict[str, float] = {}
+    for prefix, numbers in per_run.items():
+        metrics.update(variant_metrics(prefix, numbers))
+    metrics["num_modes_ring"], metrics["num_modes_grid"] = 8.0, 25.0
+    config = dict(configs[0])
+    config["datasets"] = [ds for ds in _DATASETS if any(order(p)[0] == _DATASETS.index(ds)
+                                                        for p in per_run)]  # fmt: skip
+    config["variants"] = [v for v in gan_mixture_config.ALL_VARIANTS
+                          if any(p.partition("_")[2] == v for p in per_run)]  # fmt: skip
+    config["stability_sweep"] = bool(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    if rows:
+        method_order = {m: i for i, m in enumerate(gan_mixture.STABILITY_METHODS)}
+        rows.sort(key=lambda r: (method_order[r["variant"]], r["depth"], r["lr"], r["seed"]))
+        tuples = [tuple(r[f] for f in _ROW_FIELDS) for r in rows]
+        metrics.update(gan_mixture.stability_metrics(tuples))
+        depths = sorted({r["depth"] for r in rows})
+        config["stability_methods"] = [m for m in gan_mixture.STABILITY_METHODS
+                                       if any(r["variant"] == m for r in rows)]  # fmt: skip
+        config["stability_disc_depths"] = depths
+        gan_mixture._plot_stability(tuples, depths, config["stability_learning_rates"], out)
+        common.write_json(out / "stability_runs.json", rows)
+    common.write_json(out / "per_run.json", per_run)
+    common.write_json(out / "config.json", config)
+    common.write_json(out / "merge_sources.json", sources)
+    return common.write_metrics(out, metrics)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, type=Path, help="directory for the merged run")
+    parser.add_argument("runs", nargs="+", help="gan_mixture workdirs, each DIR or DIR:SELECT")
+    args = parser.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    try:
+        metrics = merge([parse_run(r) for r in args.runs], args.out)
+    except ValueError as e:
+        parser.exit(2, f"error: {e}\n")
+    width = max(len(k) for k in metrics)
+    for key in sorted(metrics):
+        print(f"{key:<{width}}  {metrics[key]:.6g}")
+    print(f"wrote {args.out / 'metrics.json'}")
+
+
+if __name__ == "__main__":
+    main()
