@@ -15,6 +15,8 @@ script prints their initial losses, which must agree):
 - hoisted: the input projection x @ W_x^T + b for all steps as one matmul before
   the scan, only h @ W_h^T inside it (unroll 1 and 8);
 - concat: one matmul of concat([x, h]) with [W_x, W_h] inside the scan;
+- genjax fused: `genjax.rnn.fused.lstm`, the same layer with a hand-written backward
+  pass (one product per step in each loop, the weight gradients after the loop);
 - flax: `nn.RNN(nn.OptimizedLSTMCell(128))`;
 - torch (optional: `pip install genjax[bench]`): `torch.nn.LSTM` + `nn.Linear`
   (on the GPU when JAX runs on one: cuDNN);
@@ -44,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from genjax.rnn import cells, cudnn
+from genjax.rnn import cells, cudnn, fused
 from genjax.rnn import unroll as rnn_unroll
 
 BATCH, LENGTH, INPUT, HIDDEN, OUT, LONG = 32, 100, 32, 128, 1, 1000
@@ -125,6 +127,12 @@ def hoisted_loss(unroll: int = 1):
     return loss
 
 
+def fused_loss(params, xs, targets):
+    """`genjax.rnn.fused.lstm`: the hand-written backward pass."""
+    _, ys = fused.lstm(params["lstm"], xs)
+    return mse(ys, params["readout"], targets)
+
+
 def concat_loss(unroll: int = 1):
     """One matmul of concat([x_t, h]) with [W_x, W_h] inside the scan."""
 
@@ -186,6 +194,7 @@ def jax_variants(params, hidden: int = HIDDEN) -> dict:
         "hoisted input proj (unroll=1)": (hoisted_loss(1), params),
         "hoisted input proj (unroll=8)": (hoisted_loss(8), params),
         "concat [x, h] matmul": (concat_loss(1), params),
+        "genjax fused backward (genjax.rnn.fused)": (fused_loss, params),
         "flax nn.RNN(OptimizedLSTMCell)": (flax_loss(hidden), flax_params),
         **({"genjax cuDNN (jax.experimental.rnn)": (cudnn_loss, params)}
            if cudnn.available() else {}),

@@ -3,7 +3,8 @@
 Modules: `cells` (tanh RNN, LSTM, GRU step functions), `unroll` (masked,
 reversed, bidirectional, stacked unrolling), `architectures` (many-to-one,
 one-to-many, aligned many-to-many, seq2seq), `bptt` (hand-written BPTT),
-`analysis` (Jacobians vs lag, spectral radius), `clipping`, `tbptt`, `tasks`
+`analysis` (Jacobians vs lag, spectral radius), `clipping`, `tbptt`, `fused` (an
+LSTM layer with a hand-written backward pass, the CPU fast path), `tasks`
 (the adding and copy problems), `sequence_tasks` (3.1's generated tagging, addition,
 reversal and digit-name data), `training` (many runs vmapped in one compiled step).
 """
@@ -14,6 +15,7 @@ from genjax.rnn import (
     bptt,
     cells,
     clipping,
+    fused,
     sequence_tasks,
     tasks,
     tbptt,
@@ -31,6 +33,7 @@ __all__ = [
     "bptt",
     "cells",
     "clipping",
+    "fused",
     "get_cell",
     "sequence_tasks",
     "tasks",

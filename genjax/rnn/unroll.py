@@ -54,7 +54,7 @@ def check_inputs(xs: Array, lengths: Array | None, name: str = "xs") -> None:
             raise ValueError(f"lengths must be <= the padded length T={time}, got a length {hi}")
 
 
-def _check_carry(carry: Carry, batch: int, name: str) -> None:
+def check_carry(carry: Carry, batch: int, name: str) -> None:
     for leaf in jax.tree_util.tree_leaves(carry):
         if leaf.ndim < 1 or leaf.shape[0] != batch:
             raise ValueError(
@@ -113,7 +113,7 @@ def unroll(
     batch, time = xs.shape[:2]
     if carry is None:
         carry = initial_carry(cell, params, batch)
-    _check_carry(carry, batch, "carry")
+    check_carry(carry, batch, "carry")
     unroll = resolve_unroll(unroll)
     step = jax.vmap(cell.step, in_axes=(None, 0, 0))
 
