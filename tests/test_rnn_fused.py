@@ -85,3 +85,27 @@ def test_fused_lstm_names_bad_input():
         fused.lstm(p, xs, carry=cells.LSTMCarry(carry.h[:2], carry.c[:2]))
     with pytest.raises(ValueError, match="lengths"):
         fused.lstm(p, xs, lengths=jnp.array([10, 1, 1]))
+
+
+def test_unroll_bidirectional_and_stacked_take_the_fused_backward():
+    k = jax.random.split(jax.random.PRNGKey(1), 3)
+    layers = unroll.init_stacked("lstm", k[0], D, H, num_layers=2, bidirectional=True)
+    xs = jax.random.normal(k[1], (B, T, D))
+    lengths = jnp.array([9, 6, 1])
+    weights = jax.random.normal(k[2], (B, T, 2 * H))
+
+    def loss(layers, backward):
+        finals, ys = unroll.stacked("lstm", layers, xs, lengths=lengths, backward=backward)
+        return jnp.sum(ys * weights) + jnp.sum(finals[-1][1].c)
+
+    (va, ga), (vb, gb) = (jax.value_and_grad(loss)(layers, b) for b in ("autodiff", "fused"))
+    np.testing.assert_allclose(va, vb, rtol=1e-5, atol=1e-5)
+    for a, b in zip(jax.tree.leaves(ga), jax.tree.leaves(gb), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="backward must be one of"):
+        unroll.unroll("lstm", layers[0]["fwd"], xs, backward="hand")
+    gru = unroll.init_stacked("gru", k[0], D, H)[0]
+    with pytest.raises(ValueError, match="written for the LSTM, not the 'gru' cell"):
+        unroll.unroll("gru", gru, xs, backward="fused")
+    with pytest.raises(ValueError, match="unroll must be"):
+        unroll.unroll("lstm", layers[0]["fwd"], xs, backward="fused", unroll=0)

@@ -87,6 +87,7 @@ def unroll(
     carry: Carry | None = None,
     reverse: bool = False,
     unroll: int | str = "auto",
+    backward: str = "autodiff",
 ) -> tuple[Carry, Array]:
     """Runs one recurrent layer over a batch of sequences with `lax.scan`.
 
@@ -103,18 +104,27 @@ def unroll(
         elsewhere. Measured (benchmarks/lstm_step.py, LSTM training step, B=32, T=100,
         H=128): on an H200 unroll=8 ran 2.1x faster than 1 (1.78 vs 3.70 ms); on 2 CPU
         cores 4 and 8 ran 1.4x and 2.3x slower than 1. Same numbers either way.
+      backward: 'autodiff' (the default: `jax.grad` differentiates the scan) or, for the
+        LSTM, 'fused': `genjax.rnn.fused.lstm`, the same layer with a hand-written
+        backward pass, faster on a CPU (benchmarks/lstm_step.py); same values and
+        gradients up to float rounding. `unroll` does not apply to it.
 
     Returns:
       (final carry, leaves [B, H]; ys [B, T, H]). With `reverse`, the final carry is
       the state after reading x[0].
     """
     cell = as_cell(cell)
+    check_backward(backward, cell)
+    unroll = resolve_unroll(unroll)
+    if backward == "fused":
+        from genjax.rnn import fused  # it builds on this module
+
+        return fused.lstm(params, xs, lengths=lengths, carry=carry, reverse=reverse)
     check_inputs(xs, lengths)
     batch, time = xs.shape[:2]
     if carry is None:
         carry = initial_carry(cell, params, batch)
     check_carry(carry, batch, "carry")
-    unroll = resolve_unroll(unroll)
     step = jax.vmap(cell.step, in_axes=(None, 0, 0))
 
     def body(carry, inputs):
@@ -132,6 +142,17 @@ def unroll(
         body, carry, (jnp.arange(time), jnp.swapaxes(xs, 0, 1)), reverse=reverse, unroll=unroll
     )
     return final, jnp.swapaxes(ys, 0, 1)
+
+
+BACKWARDS = ("autodiff", "fused")
+
+
+def check_backward(backward: str, cell: Cell) -> None:
+    """ValueError unless `backward` is one of BACKWARDS and, for 'fused', the cell an LSTM."""
+    if backward not in BACKWARDS:
+        raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
+    if backward == "fused" and cell.name != "lstm":
+        raise ValueError(f"backward='fused' is written for the LSTM, not the {cell.name!r} cell")
 
 
 def resolve_unroll(unroll: int | str) -> int:
@@ -165,12 +186,13 @@ def bidirectional(
     lengths: Array | None = None,
     carry: tuple[Carry, Carry] | None = None,
     unroll: int | str = "auto",
+    backward: str = "autodiff",
 ) -> tuple[tuple[Carry, Carry], Array]:
     """A forward and a reversed pass over the same sequences, outputs concatenated.
 
     Args:
       params: {'fwd': ..., 'bwd': ...} (see `init_bidirectional`).
-      xs, lengths, unroll: as in `unroll`.
+      xs, lengths, unroll, backward: as in `unroll`.
       carry: optional (forward initial carry, backward initial carry).
 
     Returns:
@@ -179,12 +201,9 @@ def bidirectional(
       zeros at padded steps.
     """
     carry_f, carry_b = (None, None) if carry is None else carry
-    final_f, ys_f = unroll_fn(
-        cell, params["fwd"], xs, lengths=lengths, carry=carry_f, unroll=unroll
-    )
-    final_b, ys_b = unroll_fn(
-        cell, params["bwd"], xs, lengths=lengths, carry=carry_b, reverse=True, unroll=unroll
-    )
+    kw = {"lengths": lengths, "unroll": unroll, "backward": backward}
+    final_f, ys_f = unroll_fn(cell, params["fwd"], xs, carry=carry_f, **kw)
+    final_b, ys_b = unroll_fn(cell, params["bwd"], xs, carry=carry_b, reverse=True, **kw)
     return (final_f, final_b), jnp.concatenate([ys_f, ys_b], axis=-1)
 
 
@@ -238,6 +257,7 @@ def stacked(
     lengths: Array | None = None,
     carries: Sequence[Carry] | None = None,
     unroll: int | str = "auto",
+    backward: str = "autodiff",
 ) -> tuple[list[Carry], Array]:
     """A deep RNN: layer l reads layer l-1's outputs (each layer uni- or bidirectional).
 
@@ -245,6 +265,7 @@ def stacked(
       layers: per-layer params from `init_stacked` (a bidirectional layer is {'fwd', 'bwd'}).
       xs: [B, T, D]; lengths: optional [B].
       carries: optional per-layer initial carries (a (fwd, bwd) pair for a bidirectional layer).
+      unroll, backward: as in `unroll`.
 
     Returns:
       (per-layer final carries, the last layer's outputs [B, T, H_last]).
@@ -257,10 +278,11 @@ def stacked(
     ys = xs
     for i, layer in enumerate(layers):
         carry = None if carries is None else carries[i]
+        kw = {"lengths": lengths, "carry": carry, "unroll": unroll, "backward": backward}
         if is_bidirectional(layer):
-            final, ys = bidirectional(cell, layer, ys, lengths=lengths, carry=carry, unroll=unroll)
+            final, ys = bidirectional(cell, layer, ys, **kw)
         else:
-            final, ys = unroll_fn(cell, layer, ys, lengths=lengths, carry=carry, unroll=unroll)
+            final, ys = unroll_fn(cell, layer, ys, **kw)
         finals.append(final)
     return finals, ys
 
