@@ -99,7 +99,10 @@ def _row_matches(row: dict, patterns: list[str] | None) -> bool:
 
 def variant_metrics(prefix: str, runs: dict[str, list]) -> dict[str, float]:
     """gan_mixture's `{prefix}_modes_mean`, ... from one (dataset, variant)'s per-seed lists."""
-    arr = {k: np.asarray(runs[k], np.float32) for k in ("modes", "hq", "reverse_kl", "w1")}
+    # The dtypes of gan_mixture.score_runs: float32 statistics from JAX, float64 W1 (scipy's
+    # assignment), so the means match the single run's to the last digit.
+    arr = {k: np.asarray(runs[k], np.float32) for k in ("modes", "hq", "reverse_kl")}
+    arr["w1"] = np.asarray(runs["w1"], np.float64)
     return {
         f"{prefix}_modes_mean": float(arr["modes"].mean()),
         f"{prefix}_modes_std": float(arr["modes"].std()),
