@@ -16,9 +16,10 @@ and does one product per step, and each weight gradient is a single product over
 all T x B rows after the loop, as in cuDNN's and PyTorch's LSTMs.
 `benchmarks/lstm_step.py` measures it against the scan, flax and torch.
 
-The forward pass keeps the gates, tanh(c_t) and the previous carries of every
-step for the backward pass (7 arrays [T, B, H], against autodiff's own
-residuals); use `jax.checkpoint` around the call to trade them for recompute.
+Under differentiation the forward pass keeps the gates, tanh(c_t) and the previous
+carries of every step for the backward pass (7 arrays [T, B, H]); use
+`jax.checkpoint` around the call to trade them for recompute. Undifferentiated
+(inference) it runs a plain loop that keeps nothing.
 Reverse-mode only: `jax.jvp` through it is not defined (a custom_vjp).
 """
 
@@ -99,7 +100,20 @@ def _backward(reverse, residuals, cotangents):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _layer(reverse, W_x, W_h, b, xs, h0, c0, mask):
-    return _forward(reverse, W_x, W_h, b, xs, h0, c0, mask)[0]
+    """The layer without residuals: what runs when nothing differentiates it (inference)."""
+
+    def body(carry, inputs):
+        h, c = carry
+        x, m = inputs
+        i, f, g, o = _activations(x @ W_x.T + h @ W_h.T + b[None, :])
+        c_new = f * c + i * g
+        h_new = o * jnp.tanh(c_new)
+        valid = m > 0
+        carry = (jnp.where(valid, h_new, h), jnp.where(valid, c_new, c))
+        return carry, jnp.where(valid, h_new, jnp.zeros_like(h_new))
+
+    (h_t, c_t), ys = jax.lax.scan(body, (h0, c0), (xs, mask), reverse=reverse)
+    return ys, h_t, c_t
 
 
 _layer.defvjp(_forward, _backward)
