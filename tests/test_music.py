@@ -370,7 +370,7 @@ def test_music_jsb_is_music_with_the_chosen_model_on_the_standard_file(tmp_path)
     config = common.get_config("music_jsb", "quick")
     config.data_path = str(_write(tmp_path, SMALL))
     config.num_steps, config.eval_every, config.generate_frames = 4, 2, 4
-    config.batch_size, config.primer_frames = 2, 1
+    config.batch_size, config.primer_frames, config.hidden_dim = 2, 1, 8
     metrics = music_jsb.train_and_evaluate(config, tmp_path / "run")
     assert np.isfinite(metrics["test_nll_per_step_selected"])
     assert metrics["test_nll_per_step_selected"] == metrics["test_nll_per_step_lstm"]

@@ -156,6 +156,13 @@ def test_bad_input():
         unroll.unroll("tanh", params, xs, lengths=jnp.array([1, 1]))
     with pytest.raises(ValueError, match="carry"):
         unroll.unroll("tanh", params, xs, carry=jnp.zeros((2, H)))
+    # Concrete lengths closed over by a jitted function are still checked (and, when
+    # valid, accepted: their min/max are taken on the host, not traced).
+    too_long, ragged = jnp.array([8, 1, 1]), jnp.array([3, 1, 0])
+    with pytest.raises(ValueError, match="padded length"):
+        jax.jit(lambda p: unroll.unroll("tanh", p, xs, lengths=too_long))(params)
+    ok = jax.jit(lambda p: unroll.unroll("tanh", p, xs, lengths=ragged)[1])(params)
+    np.testing.assert_array_equal(ok[2], 0.0)
     with pytest.raises(ValueError, match="unknown cell"):
         cells.get_cell("transformer")
     with pytest.raises(ValueError, match="batch sizes"):

@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from genjax.rnn.cells import Carry, Cell, get_cell
 from genjax.typing import Array, Params, PRNGKey
@@ -38,6 +39,9 @@ def check_inputs(xs: Array, lengths: Array | None, name: str = "xs") -> None:
     if lengths is None:
         return
     batch, time = xs.shape[:2]
+    # Values are checked whenever they are known: also for concrete lengths closed over
+    # by a jitted function, where jnp operations on them would already be traced.
+    concrete = np.asarray(lengths) if _is_concrete(lengths) else None
     lengths = jnp.asarray(lengths)
     if lengths.shape != (batch,):
         raise ValueError(
@@ -46,8 +50,8 @@ def check_inputs(xs: Array, lengths: Array | None, name: str = "xs") -> None:
         )
     if not jnp.issubdtype(lengths.dtype, jnp.integer):
         raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-    if _is_concrete(lengths):
-        lo, hi = int(jnp.min(lengths)), int(jnp.max(lengths))
+    if concrete is not None:
+        lo, hi = int(concrete.min()), int(concrete.max())
         if lo < 0:
             raise ValueError(f"lengths must be >= 0, got a length {lo}")
         if hi > time:
