@@ -22,7 +22,7 @@ run: $(VENV)/.installed
 	$(PY) -m experiments.reproduce --workdir $(WORKDIR) --profile $(PROFILE) --jobs $(JOBS)
 
 test: $(VENV)/.installed lint
-	$(PY) -m pytest -n 2 -q tests
+	$(PY) -m pytest -n 2 -q --durations=15 tests
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check genjax experiments tests benchmarks

@@ -58,20 +58,6 @@ def test_fused_lstm_equals_the_scan_and_its_autodiff_gradients(lengths, reverse)
             assert float(jnp.abs(grad_x[1, 4:]).max()) == 0.0 < float(jnp.abs(grad_x[1, :4]).min())
 
 
-def test_fused_lstm_in_float32_under_jit_vmap_and_checkpoint():
-    p, xs, carry, weights = _problem()
-    loss_f = _loss(fused.lstm, None, False, weights)
-    loss_s = _loss(_scan, None, False, weights)
-    g_f = jax.jit(jax.grad(jax.checkpoint(loss_f)))(p, xs, carry)
-    g_s = jax.jit(jax.grad(loss_s))(p, xs, carry)
-    for a, b in zip(jax.tree.leaves(g_f), jax.tree.leaves(g_s), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    # vmap over independent parameter sets (e.g. seeds)
-    ps = jax.tree.map(lambda a: jnp.stack([a, 2 * a]), p)
-    ys = jax.vmap(lambda q: fused.lstm(q, xs)[1])(ps)
-    np.testing.assert_allclose(ys[1], _scan(jax.tree.map(lambda a: 2 * a, p), xs)[1], atol=1e-5)
-
-
 def test_fused_lstm_names_bad_input():
     p, xs, carry, _ = _problem()
     with pytest.raises(ValueError, match=r"missing \['b'\]"):
@@ -97,11 +83,18 @@ def test_unroll_bidirectional_and_stacked_take_the_fused_backward():
         finals, ys = unroll.stacked("lstm", layers, xs, lengths=lengths, backward=backward)
         return jnp.sum(ys * weights) + jnp.sum(finals[-1][1].c)
 
-    value_and_grad = jax.jit(jax.value_and_grad(loss), static_argnums=1)
-    (va, ga), (vb, gb) = (value_and_grad(layers, b) for b in ("autodiff", "fused"))
+    # float32, jitted; the fused one also under jax.checkpoint (rematerialised residuals)
+    va, ga = jax.jit(jax.value_and_grad(loss), static_argnums=1)(layers, "autodiff")
+    vb, gb = jax.jit(jax.value_and_grad(jax.checkpoint(loss, static_argnums=(1,))),
+                     static_argnums=1)(layers, "fused")  # fmt: skip
     np.testing.assert_allclose(va, vb, rtol=1e-5, atol=1e-5)
     for a, b in zip(jax.tree.leaves(ga), jax.tree.leaves(gb), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # vmap over parameter sets (e.g. seeds), inference path
+    ps = jax.tree.map(lambda a: jnp.stack([a, 2 * a]), layers[0]["fwd"])
+    ys = jax.vmap(lambda q: fused.lstm(q, xs, lengths=lengths)[1])(ps)
+    twice = jax.tree.map(lambda a: 2 * a, layers[0]["fwd"])
+    np.testing.assert_allclose(ys[1], _scan(twice, xs, lengths=lengths)[1], atol=1e-5)
     with pytest.raises(ValueError, match="backward must be one of"):
         unroll.unroll("lstm", layers[0]["fwd"], xs, backward="hand")
     gru = unroll.init_stacked("gru", k[0], D, H)[0]
