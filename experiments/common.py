@@ -47,6 +47,19 @@ def main_job_profiles(name: str) -> tuple[str, ...]:
     return tuple(getattr(module, "MAIN_JOB_PROFILES", PROFILES))
 
 
+def check_same_config(
+    workdirs: list[Path], configs: list[dict[str, Any]], split_fields: tuple[str, ...]
+) -> None:
+    """ValueError naming the fields, unless every config equals the first outside `split_fields`
+    (the fields by which the runs of one experiment may divide its work)."""
+    base = {k: v for k, v in configs[0].items() if k not in split_fields}
+    for w, c in zip(workdirs, configs, strict=True):
+        other = {k: v for k, v in c.items() if k not in split_fields}
+        if other != base:
+            diff = sorted(k for k in set(base) | set(other) if base.get(k) != other.get(k))
+            raise ValueError(f"{w}: config differs from {workdirs[0]} in {diff}")
+
+
 def parse_profile(arg: str | None) -> str:
     """The profile named after the ':' of `--config=path.py:PROFILE` (default 'full')."""
     profile = arg or "full"

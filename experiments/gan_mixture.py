@@ -265,6 +265,18 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
     return stability_metrics(rows)
 
 
+def variant_metrics(prefix: str, res: dict[str, np.ndarray]) -> dict[str, float]:
+    """`{prefix}_modes_mean`, `_modes_std`, `_hq_mean`, `_reverse_kl_mean`, `_w1_mean` from
+    one (dataset, variant)'s per-seed statistics (`score_runs`)."""
+    return {
+        f"{prefix}_modes_mean": float(res["modes"].mean()),
+        f"{prefix}_modes_std": float(res["modes"].std()),
+        f"{prefix}_hq_mean": float(res["hq"].mean()),
+        f"{prefix}_reverse_kl_mean": float(res["reverse_kl"].mean()),
+        f"{prefix}_w1_mean": float(res["w1"].mean()),
+    }
+
+
 def stability_metrics(rows) -> dict[str, float]:
     """Success rates per method from the sweep's rows (variant, depth, lr, seed, modes, hq,
     success): `ring_{method}_success_rate`, and `ring_gan_success_rate` over both GAN losses."""
@@ -377,11 +389,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             )
             results[dataset][name] = res
             prefix = f"{dataset}_{name}"
-            metrics[f"{prefix}_modes_mean"] = float(res["modes"].mean())
-            metrics[f"{prefix}_modes_std"] = float(res["modes"].std())
-            metrics[f"{prefix}_hq_mean"] = float(res["hq"].mean())
-            metrics[f"{prefix}_reverse_kl_mean"] = float(res["reverse_kl"].mean())
-            metrics[f"{prefix}_w1_mean"] = float(res["w1"].mean())
+            metrics.update(variant_metrics(prefix, res))
             per_run[prefix] = {
                 k: res[k].tolist() for k in ("modes", "hq", "reverse_kl", "w1", "counts")
             }

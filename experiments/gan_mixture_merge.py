@@ -97,19 +97,12 @@ def _row_matches(row: dict, patterns: list[str] | None) -> bool:
     )
 
 
-def variant_metrics(prefix: str, runs: dict[str, list]) -> dict[str, float]:
-    """gan_mixture's `{prefix}_modes_mean`, ... from one (dataset, variant)'s per-seed lists."""
-    # The dtypes of gan_mixture.score_runs: float32 statistics from JAX, float64 W1 (scipy's
-    # assignment), so the means match the single run's to the last digit.
-    arr = {k: np.asarray(runs[k], np.float32) for k in ("modes", "hq", "reverse_kl")}
-    arr["w1"] = np.asarray(runs["w1"], np.float64)
-    return {
-        f"{prefix}_modes_mean": float(arr["modes"].mean()),
-        f"{prefix}_modes_std": float(arr["modes"].std()),
-        f"{prefix}_hq_mean": float(arr["hq"].mean()),
-        f"{prefix}_reverse_kl_mean": float(arr["reverse_kl"].mean()),
-        f"{prefix}_w1_mean": float(arr["w1"].mean()),
-    }
+def _per_seed_arrays(numbers: dict[str, list]) -> dict[str, np.ndarray]:
+    """per_run.json's lists as `score_runs` returned them: float32 statistics from JAX, float64
+    W1 (scipy's assignment), so the merged means match a single run's to the last digit."""
+    arrays = {k: np.asarray(numbers[k], np.float32) for k in ("modes", "hq", "reverse_kl")}
+    arrays["w1"] = np.asarray(numbers["w1"], np.float64)
+    return arrays
 
 
 def merge(runs: list[tuple[Path, list[str] | None]], out: Path) -> dict[str, float]:
@@ -117,12 +110,7 @@ def merge(runs: list[tuple[Path, list[str] | None]], out: Path) -> dict[str, flo
     if not runs:
         raise ValueError("no runs to merge")
     configs = [_read_json(d / "config.json") for d, _ in runs]
-    base = {k: v for k, v in configs[0].items() if k not in _SPLIT_FIELDS}
-    for (d, _), c in zip(runs, configs, strict=True):
-        other = {k: v for k, v in c.items() if k not in _SPLIT_FIELDS}
-        if other != base:
-            diff = sorted(k for k in set(base) | set(other) if base.get(k) != other.get(k))
-            raise ValueError(f"{d}: config differs from {runs[0][0]} in {diff}")
+    common.check_same_config([d for d, _ in runs], configs, _SPLIT_FIELDS)
     per_run: dict[str, dict] = {}
     rows: list[dict] = []
     sources: dict[str, str] = {}
@@ -148,20 +136,12 @@ def merge(runs: list[tuple[Path, list[str] | None]], out: Path) -> dict[str, flo
             taken += 1
         if not taken:
             raise ValueError(f"{d}: nothing selected (selection {patterns})")
-    variant_order = {v: i for i, v in enumerate(gan_mixture_config.ALL_VARIANTS)}
-
-    def order(prefix: str) -> tuple[int, int]:
-        dataset, _, variant = prefix.partition("_")
-        return _DATASETS.index(dataset), variant_order[variant]
-
-    per_run = {p: per_run[p] for p in sorted(per_run, key=order)}
     metrics: dict[str, float] = {}
     for prefix, numbers in per_run.items():
-        metrics.update(variant_metrics(prefix, numbers))
+        metrics.update(gan_mixture.variant_metrics(prefix, _per_seed_arrays(numbers)))
     metrics["num_modes_ring"], metrics["num_modes_grid"] = 8.0, 25.0
     config = dict(configs[0])
-    config["datasets"] = [ds for ds in _DATASETS if any(order(p)[0] == _DATASETS.index(ds)
-                                                        for p in per_run)]  # fmt: skip
+    config["datasets"] = [ds for ds in _DATASETS if any(p.startswith(f"{ds}_") for p in per_run)]
     config["variants"] = [v for v in gan_mixture_config.ALL_VARIANTS
                           if any(p.partition("_")[2] == v for p in per_run)]  # fmt: skip
     config["stability_sweep"] = bool(rows)

@@ -30,12 +30,8 @@ _SPLIT_FIELDS = ("cells", "chorales", "data_path")
 def merge(workdirs: list[Path], out: Path) -> dict[str, float]:
     configs = [json.loads((w / "config.json").read_text()) for w in workdirs]
     metrics_list = [common.read_metrics_json(w) for w in workdirs]
+    common.check_same_config(workdirs, configs, _SPLIT_FIELDS)
     base = {k: v for k, v in configs[0].items() if k not in _SPLIT_FIELDS}
-    for w, c in zip(workdirs, configs, strict=True):
-        other = {k: v for k, v in c.items() if k not in _SPLIT_FIELDS}
-        if other != base:
-            diff = sorted(k for k in set(base) | set(other) if base.get(k) != other.get(k))
-            raise ValueError(f"{w}: config differs from {workdirs[0]} in {diff}")
     paths = {c["data_path"] for c in configs if c.get("data_path")}
     if len(paths) > 1:
         raise ValueError(f"the runs read different data files: {sorted(paths)}")

@@ -42,6 +42,21 @@ def _activations(pre: Array) -> tuple[Array, Array, Array, Array]:
     return jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
 
 
+def _cell(pre: Array, c: Array) -> tuple[Array, Array, tuple[Array, ...]]:
+    """(h_t, c_t, the activations the backward pass needs: i, f, g, o, tanh(c_t))."""
+    i, f, g, o = _activations(pre)
+    c_new = f * c + i * g
+    tc = jnp.tanh(c_new)
+    return o * tc, c_new, (i, f, g, o, tc)
+
+
+def _masked(m: Array, h_new: Array, c_new: Array, h: Array, c: Array):
+    """(y, carry): padded steps (m = 0) keep the carry and emit zeros."""
+    valid = m > 0
+    y = jnp.where(valid, h_new, jnp.zeros_like(h_new))
+    return y, (jnp.where(valid, h_new, h), jnp.where(valid, c_new, c))
+
+
 def _forward(reverse, W_x, W_h, b, xs, h0, c0, mask):
     """xs [T, B, D], mask [T, B, 1] (1 = real step) -> ((ys, h_T, c_T), residuals)."""
     # Every step's input term in one product, before the loop.
@@ -50,14 +65,9 @@ def _forward(reverse, W_x, W_h, b, xs, h0, c0, mask):
     def body(carry, inputs):
         h, c = carry
         p, m = inputs
-        i, f, g, o = _activations(p + h @ W_h.T)
-        c_new = f * c + i * g
-        tc = jnp.tanh(c_new)
-        h_new = o * tc
-        valid = m > 0
-        y = jnp.where(valid, h_new, jnp.zeros_like(h_new))
-        carry = (jnp.where(valid, h_new, h), jnp.where(valid, c_new, c))
-        return carry, (y, (i, f, g, o, tc), h, c)
+        h_new, c_new, acts = _cell(p + h @ W_h.T, c)
+        y, carry = _masked(m, h_new, c_new, h, c)
+        return carry, (y, acts, h, c)
 
     (h_t, c_t), (ys, acts, h_prev, c_prev) = jax.lax.scan(
         body, (h0, c0), (projected, mask), reverse=reverse
@@ -105,12 +115,9 @@ def _layer(reverse, W_x, W_h, b, xs, h0, c0, mask):
     def body(carry, inputs):
         h, c = carry
         x, m = inputs
-        i, f, g, o = _activations(x @ W_x.T + h @ W_h.T + b[None, :])
-        c_new = f * c + i * g
-        h_new = o * jnp.tanh(c_new)
-        valid = m > 0
-        carry = (jnp.where(valid, h_new, h), jnp.where(valid, c_new, c))
-        return carry, jnp.where(valid, h_new, jnp.zeros_like(h_new))
+        h_new, c_new, _ = _cell(x @ W_x.T + h @ W_h.T + b[None, :], c)
+        y, carry = _masked(m, h_new, c_new, h, c)
+        return carry, y
 
     (h_t, c_t), ys = jax.lax.scan(body, (h0, c0), (xs, mask), reverse=reverse)
     return ys, h_t, c_t
