@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import jax
@@ -45,6 +47,7 @@ from genjax.rnn import architectures as arch
 from genjax.rnn import tasks, training
 from genjax.rnn.cells import CELL_NAMES
 from genjax.train import train
+from genjax.train.writer import METRICS_FILE, read_metrics
 
 log = logging.getLogger("genjax")
 
@@ -53,12 +56,16 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises `common.ConfigError` naming the first field that cannot work."""
     common.require_positive(
         config, "hidden_dim", "batch_size", "num_seeds", "learning_rate", "clip_norm",
-        "adding_steps", "tbptt_window", "tbptt_seeds", "sgd_learning_rate", "sgd_seeds",
-        "sgd_steps", "divergence_factor", "test_size", "log_every",
+        "adding_steps", "tbptt_window", "sgd_learning_rate", "sgd_steps", "divergence_factor",
+        "test_size", "log_every",
     )  # fmt: skip
+    for name in ("tbptt_seeds", "sgd_seeds"):  # 0 skips the study (3.5, 3.4)
+        value = config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise common.ConfigError(f"config.{name} must be an integer >= 0, got {value!r}")
     if not config.lengths or any(not isinstance(t, int) or t < 2 for t in config.lengths):
         raise common.ConfigError(f"config.lengths must be integers >= 2, got {config.lengths}")
-    if any(t < config.tbptt_window + 2 for t in config.lengths):
+    if config.tbptt_seeds and any(t < config.tbptt_window + 2 for t in config.lengths):
         raise common.ConfigError("config.lengths must all be >= config.tbptt_window + 2")
     if any(not isinstance(t, int) or t < 1 for t in config.copy_lengths):
         raise common.ConfigError(
@@ -68,8 +75,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         common.require_positive(config, "copy_steps", "copy_learning_rate")
     if not config.cells or any(c not in CELL_NAMES for c in config.cells):
         raise common.ConfigError(f"config.cells must be a subset of {CELL_NAMES}")
-    if "lstm" not in config.cells:
-        raise common.ConfigError("config.cells must include 'lstm' (3.5's runs use it)")
+    if config.tbptt_seeds and "lstm" not in config.cells:
+        raise common.ConfigError(
+            "config.cells must include 'lstm' when config.tbptt_seeds > 0 (3.5's runs use it)"
+        )
     common.require_choice(config, "sgd_cell", CELL_NAMES)
 
 
@@ -143,6 +152,40 @@ def _summarise(metrics, prefix, test, dead, baseline, factor, suffix=""):
     metrics[f"{base}_diverged{suffix}"] = float(diverged.sum())
 
 
+def plot_training_curves(group_dirs: Iterable[str | Path], workdir: str | Path) -> Path | None:
+    """`workdir/training_curves.png`: each group's training loss (the mean over its runs) vs
+    step, one panel per task and length, log scale, with the input-ignoring baseline.
+
+    group_dirs: the groups' workdirs (named like `adding_T600_lstm`, `copy_T50_lstm_tbptt`);
+    they may come from several runs (e.g. one process per cell). Returns None if none
+    holds a training record.
+    """
+    panels: dict[tuple[str, int], dict[str, tuple[list, list]]] = {}
+    for d in map(Path, group_dirs):
+        match = re.fullmatch(r"(adding|copy)_T(\d+)_(\w+)", d.name)
+        records = read_metrics(d, "train")
+        if match and records:
+            steps = [r["step"] for r in records]
+            losses = [common.finite_or_nan(r["loss"]) for r in records]
+            panels.setdefault((match[1], int(match[2])), {})[match[3]] = (steps, losses)
+    if not panels:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, ((task, length), curves) in zip(axes[0], sorted(panels.items()), strict=True):
+        for label, (steps, losses) in sorted(curves.items()):
+            ax.plot(steps, losses, label=label)
+        base = tasks.ADDING_BASELINE_MSE if task == "adding" else tasks.copy_baseline_xent(length)
+        ax.axhline(base, color="k", ls="--", lw=0.8, label="ignores the input")
+        ax.set_yscale("log")
+        ax.set_title(f"{task}, T = {length}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss (" + ("MSE" if task == "adding" else "cross-entropy") + ")")
+        ax.legend(fontsize=7)
+    return common.save_figure(fig, workdir, "training_curves")
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains every group; writes metrics.json and config.json."""
     validate_config(config)
@@ -184,18 +227,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             if far:
                 _summarise(metrics, f"adding_T{length}_lstm_far_full_test_mse", test[2 * n :],
                            dead[2 * n :], base, inf)  # fmt: skip
-        tag = f"adding_T{length}_lstm_tbptt"
-        test, dead = group(tag, "adding", length, "lstm", [clip] * m, adam, config.adding_steps,
-                           jax.random.fold_in(k_len, 10), window=K, min_lags=[K] * m)  # fmt: skip
-        _summarise(metrics, f"{tag}_test_mse", test, dead, base, inf)
+        if m:
+            tag = f"adding_T{length}_lstm_tbptt"
+            test, dead = group(tag, "adding", length, "lstm", [clip] * m, adam,
+                               config.adding_steps, jax.random.fold_in(k_len, 10), window=K,
+                               min_lags=[K] * m)  # fmt: skip
+            _summarise(metrics, f"{tag}_test_mse", test, dead, base, inf)
         # 3.4: plain SGD on the tanh RNN, with and without clipping.
         cell, s = config.sgd_cell, config.sgd_seeds
-        tag = f"adding_T{length}_sgd_{cell}"
-        test, dead = group(tag, "adding", length, cell, [inf] * s + [clip] * s,
-                           optax.sgd(config.sgd_learning_rate), config.sgd_steps,
-                           jax.random.fold_in(k_len, 12))  # fmt: skip
-        _summarise(metrics, f"{tag}_test_mse", test[:s], dead[:s], base, factor)
-        _summarise(metrics, f"{tag}_test_mse", test[s:], dead[s:], base, factor, "_clip")
+        if s:
+            tag = f"adding_T{length}_sgd_{cell}"
+            test, dead = group(tag, "adding", length, cell, [inf] * s + [clip] * s,
+                               optax.sgd(config.sgd_learning_rate), config.sgd_steps,
+                               jax.random.fold_in(k_len, 12))  # fmt: skip
+            _summarise(metrics, f"{tag}_test_mse", test[:s], dead[:s], base, factor)
+            _summarise(metrics, f"{tag}_test_mse", test[s:], dead[s:], base, factor, "_clip")
     copy_adam = optax.adam(config.copy_learning_rate) if config.copy_lengths else None
     for length in config.copy_lengths:
         base = tasks.copy_baseline_xent(length)
@@ -206,11 +252,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             test, dead = group(tag, "copy", length, cell, both, copy_adam, config.copy_steps,
                                jax.random.fold_in(k_len, ci))  # fmt: skip
             both_settings(tag, "xent", test, dead, base)
-        tag = f"copy_T{length}_lstm_tbptt"
-        test, dead = group(tag, "copy", length, "lstm", [clip] * config.tbptt_seeds, copy_adam,
-                           config.copy_steps, jax.random.fold_in(k_len, 10),
-                           window=config.tbptt_window)  # fmt: skip
-        _summarise(metrics, f"{tag}_test_xent", test, dead, base, inf)
+        if config.tbptt_seeds:
+            tag = f"copy_T{length}_lstm_tbptt"
+            test, dead = group(tag, "copy", length, "lstm", [clip] * config.tbptt_seeds,
+                               copy_adam, config.copy_steps, jax.random.fold_in(k_len, 10),
+                               window=config.tbptt_window)  # fmt: skip
+            _summarise(metrics, f"{tag}_test_xent", test, dead, base, inf)
+    plot_training_curves(
+        sorted(p for p in workdir.iterdir() if (p / METRICS_FILE).exists()), workdir
+    )
     return common.write_metrics(workdir, metrics)
 
 

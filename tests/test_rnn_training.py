@@ -111,6 +111,7 @@ def test_long_range_end_to_end(tmp_path):
                 "adding_T14_lstm_tbptt_test_mse", "adding_T14_lstm_far_full_test_mse",
                 "adding_T14_sgd_lstm_diverged", "adding_T14_sgd_lstm_diverged_clip"):  # fmt: skip
         assert key in metrics and not math.isinf(metrics[key]), key
+    assert (tmp_path / "training_curves.png").exists()
     config.tbptt_window = 13
     with pytest.raises(common.ConfigError, match="tbptt_window"):
         long_range.validate_config(config)
@@ -118,6 +119,29 @@ def test_long_range_end_to_end(tmp_path):
     config.cells = ("gru",)
     with pytest.raises(common.ConfigError, match="lstm"):
         long_range.validate_config(config)
+
+
+def test_long_range_skips_the_studies_set_to_zero_seeds(tmp_path, monkeypatch):
+    """tbptt_seeds = sgd_seeds = 0 (one process per cell, as at T = 600): only the cells'
+    groups train, and neither 'lstm' in cells nor T >= window + 2 is required."""
+    calls = []
+
+    def fake_group(config, task, length, cell, max_norms, *args, **kwargs):
+        calls.append((task, length, cell, len(max_norms)))
+        return np.full(len(max_norms), 0.01), np.zeros(len(max_norms), bool)
+
+    monkeypatch.setattr(long_range, "_run_group", fake_group)
+    config = long_range_config.get_config("quick")
+    config.update(lengths=(8,), cells=("gru",), tbptt_seeds=0, sgd_seeds=0, copy_lengths=(5,))
+    metrics = long_range.train_and_evaluate(config, tmp_path)
+    assert calls == [("adding", 8, "gru", 4), ("copy", 5, "gru", 4)]
+    assert metrics["adding_T8_gru_test_mse"] == metrics["copy_T5_gru_test_xent_clip"] == 0.01
+    assert not [k for k in metrics if "tbptt" in k or "sgd" in k or "far_full" in k]
+    for name in ("tbptt_seeds", "sgd_seeds"):
+        bad = config.copy_and_resolve_references()
+        bad[name] = -1
+        with pytest.raises(common.ConfigError, match=name):
+            long_range.validate_config(bad)
 
 
 def test_rnn_gradients_end_to_end(tmp_path):
