@@ -181,6 +181,21 @@ def test_parallel_jobs_give_the_same_report(tmp_path, fake_registry, monkeypatch
         reproduce.reproduce(tmp_path, "quick", jobs=0)
 
 
+def test_parallel_runs_submit_the_longest_recorded_experiments_first(tmp_path):
+    seconds = {"a": 10.0, "b": 300.0, "c": None, "d": float("nan"), "e": 40}
+    common.write_json(tmp_path / "quick" / "report.json", {"experiment_seconds": seconds})
+    names = ["a", "b", "c", "d", "e", "new"]
+    # Unknown costs (not recorded, None, NaN) first, in their order; then longest first.
+    assert reproduce.submission_order(names, "quick", tmp_path) == ["c", "d", "new", "b", "e", "a"]
+    assert reproduce.submission_order(names, "full", tmp_path) == names  # no report
+    (tmp_path / "quick" / "report.json").write_text("{not json")
+    assert reproduce.submission_order(names, "quick", tmp_path) == names
+    # The committed quick report (results/quick) is found and reorders the real registry.
+    real = claims_lib.experiments_in(claims_lib.CLAIMS)
+    order = reproduce.submission_order(real, "quick")
+    assert sorted(order) == sorted(real) and order != real
+
+
 def test_judge_only_reads_existing_metrics_and_runs_nothing(tmp_path, fake_registry):
     common.write_metrics(tmp_path / "fake_good", {"x": 0.25, "y": 5.0})
     # fake_bad never wrote metrics: its claims fail as not run; fake_good is not re-run.

@@ -45,8 +45,13 @@ def logits(
     key: PRNGKey | None = None,
     input_dropout: float = 0.0,
     output_dropout: float = 0.0,
+    backward: str = "autodiff",
 ) -> Array:
-    """Next-frame logits [B, T, 88] for inputs [B, T, 88]; dropout only when `key` is given."""
+    """Next-frame logits [B, T, 88] for inputs [B, T, 88]; dropout only when `key` is given.
+
+    backward: as in `unroll.unroll` ('fused': the LSTM's hand-written backward pass,
+    `genjax.rnn.fused`, faster on a CPU; the same gradients to float rounding).
+    """
     if inputs.ndim != 3 or inputs.shape[-1] != NUM_PITCHES:
         raise ValueError(f"inputs must be [batch, time, {NUM_PITCHES}], got {inputs.shape}")
     for name, rate in (("input_dropout", input_dropout), ("output_dropout", output_dropout)):
@@ -54,7 +59,7 @@ def logits(
             raise ValueError(f"{name} must be in [0, 1), got {rate}")
     k_in, k_out = (None, None) if key is None else jax.random.split(key)
     xs = _dropout(k_in, inputs, input_dropout)
-    _, ys = unroll_lib.stacked(cell, params["rnn"], xs, lengths=lengths)
+    _, ys = unroll_lib.stacked(cell, params["rnn"], xs, lengths=lengths, backward=backward)
     return arch.dense(params["readout"], _dropout(k_out, ys, output_dropout))
 
 
