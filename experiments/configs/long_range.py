@@ -9,7 +9,7 @@ T = 50 only. 'full' (about two hours on 2 cores): adding at T in {50, 100} and t
 task at T = 50, hidden 64, 3,000 steps per group. Bai et al. 2018's length, T = 600
 (hidden 128), needs an accelerator; one process per cell, the 3.5 and 3.4 studies
 skipped (tbptt_seeds = sgd_seeds = 0), as `results/full/long_range_T600/` was made
-(6,000 steps, 2-5 min per cell on an H100):
+(6,000 steps, 2-5.5 min per cell on an H100, side by side):
 
     for cell in tanh lstm gru; do
       python -m experiments.long_range --workdir runs/long_range_T600/$cell \\
