@@ -1,6 +1,7 @@
 """The unrolled-GAN generator step in JAX (Python loop and lax.scan) vs PyTorch; vmapped seeds.
 
     python -m benchmarks.gan_unrolled [--repeats 7] [--steps 20] [--ks 0,1,5,10] [--no-torch]
+        [--parts a,b]
 
 The architecture of issue 4's "Performance" section: G 256-128-128-2 (noise of
 dimension 256, two ReLU hidden layers of 128, 2-D output), D 2-128-128-1 (ReLU),
@@ -471,48 +472,13 @@ def benchmark_seeds(repeats: int, steps: int, use_torch: bool) -> dict[str, floa
     return {name: _median_ms(ts, steps) for name, ts in times.items()}
 
 
-# ----------------------------------------------------------------------------- main
+# ----------------------------------------------------------------------------- report
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=20, help="steps per timed run")
-    parser.add_argument("--ks", default="0,1,5,10", help="comma-separated unroll steps")
-    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
-    parser.add_argument(
-        "--torch-threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)"
-    )
-    args = parser.parse_args()
-    ks = [int(k) for k in args.ks.split(",")]
-    if any(k < 0 for k in ks):
-        parser.error(f"--ks must be >= 0, got {ks}")
-    use_torch = not args.no_torch
-    if use_torch:
-        try:
-            import torch
-        except ImportError:
-            print("PyTorch not installed (pip install genjax[bench]): no comparison")
-            use_torch = False
-    print(f"devices: {jax.devices()}")
-    if use_torch:
-        if args.torch_threads:
-            torch.set_num_threads(args.torch_threads)
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-        check_k = max(1, min(ks))
-        err = check_torch_gradients(check_k)
-        print(f"G gradient, JAX vs torch at k={check_k}: max abs diff / max abs = {err:.1e}")
-
-    print(f"(a) unrolled G step, batch {BATCH}, {args.repeats} x {args.steps} steps, compiling:")
-    ms, compile_s = benchmark_unrolled(ks, args.repeats, args.steps, use_torch)
+def unrolled_table(ks, ms, compile_s, use_torch: bool) -> list[str]:
+    """(a)'s report: per-k medians, ratios and compile times, and the growth with k."""
     names = ["loop", "scan"] + (["torch"] if use_torch else [])
     fits = {name: slope_fit(ks, [ms[k][name] for k in ks]) for name in names}
-
-    print(f"(b) {SEEDS} seeds, gan_nonsaturating, batch {BATCH}: timing ...", flush=True)
-    seed_ms = benchmark_seeds(args.repeats, args.steps, use_torch)
-    flops = gan_step_flops()
-    peak = matmul_peak_gflops()
-
     lines = ["", "## (a) Unrolled generator step (ms per step, median)", ""]
     header = "| k | JAX loop | JAX scan | scan/loop | compile loop (s) | compile scan (s) |"
     rule = "|---|---|---|---|---|---|"
@@ -531,7 +497,12 @@ def main():
     lines += ["", "Growth with k (least-squares line through the k's above):", ""]
     for name, (slope, intercept) in fits.items():
         lines.append(f"- {name}: {slope:.2f} ms per unit k (intercept {intercept:.2f} ms)")
-    lines += ["", f"## (b) {SEEDS} seeds, one D + one G step (ms per step of all seeds)", ""]
+    return lines
+
+
+def seeds_table(seed_ms: dict[str, float], flops: float, peak: float) -> list[str]:
+    """(b)'s report: each runner's ms, speedup over its sequential peer, and GFLOP/s."""
+    lines = ["", f"## (b) {SEEDS} seeds, one D + one G step (ms per step of all seeds)", ""]
     lines += [f"FLOPs of one seed's D+G step (matmuls): {flops / 1e9:.3f} GFLOP; "
               f"float32 2048^3 matmul peak: {peak:.1f} GFLOP/s", ""]  # fmt: skip
     lines += ["| runner | ms | speedup vs sequential | GFLOP/s | fraction of peak |",
@@ -542,7 +513,57 @@ def main():
         gflops = SEEDS * flops / (value / 1e3) / 1e9
         lines.append(f"| {name} | {value:.2f} | {base / value:.2f} | {gflops:.1f} | "
                      f"{gflops / peak:.1%} |")  # fmt: skip
-    print("\n".join(lines))
+    return lines
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed run")
+    parser.add_argument("--ks", default="0,1,5,10", help="comma-separated unroll steps")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
+    parser.add_argument(
+        "--parts", default="a,b", help="which parts to run: a (unrolled step), b (seeds), or both"
+    )
+    parser.add_argument(
+        "--torch-threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)"
+    )
+    args = parser.parse_args()
+    ks = [int(k) for k in args.ks.split(",")]
+    if any(k < 0 for k in ks):
+        parser.error(f"--ks must be >= 0, got {ks}")
+    parts = set(args.parts.split(","))
+    if not parts or not parts <= {"a", "b"}:
+        parser.error(f"--parts must be a, b or a,b; got {args.parts!r}")
+    use_torch = not args.no_torch
+    if use_torch:
+        try:
+            import torch
+        except ImportError:
+            print("PyTorch not installed (pip install genjax[bench]): no comparison")
+            use_torch = False
+    print(f"devices: {jax.devices()}")
+    if use_torch:
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
+        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+        check_k = max(1, min(ks))
+        err = check_torch_gradients(check_k)
+        print(f"G gradient, JAX vs torch at k={check_k}: max abs diff / max abs = {err:.1e}")
+
+    if "a" in parts:
+        print(
+            f"(a) unrolled G step, batch {BATCH}, {args.repeats} x {args.steps} steps, compiling:"
+        )
+        ms, compile_s = benchmark_unrolled(ks, args.repeats, args.steps, use_torch)
+        print("\n".join(unrolled_table(ks, ms, compile_s, use_torch)), flush=True)
+    if "b" in parts:
+        print(f"(b) {SEEDS} seeds, gan_nonsaturating, batch {BATCH}: timing ...", flush=True)
+        seed_ms = benchmark_seeds(args.repeats, args.steps, use_torch)
+        print("\n".join(seeds_table(seed_ms, gan_step_flops(), matmul_peak_gflops())))
 
 
 if __name__ == "__main__":
