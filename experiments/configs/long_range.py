@@ -40,7 +40,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.adding_steps = 400 if quick else 3000
     # 3.5: markers more than K steps before the end; truncated (window K) vs full BPTT.
     config.tbptt_window = 10
-    config.tbptt_seeds = 2 if quick else 5
+    # quick: 3 (the median then survives one run that has not learnt yet at 400 steps; with
+    # 2, seed 1's full-BPTT control read 0.087 = the mean of 0.002 and 0.171).
+    config.tbptt_seeds = 3 if quick else 5
     # Clipping study: plain SGD on the tanh RNN, where exploding gradients do damage.
     config.sgd_cell = "tanh"
     config.sgd_learning_rate = 0.5
