@@ -19,6 +19,7 @@ def test_gan_theory_end_to_end(tmp_path):
     config.log_every = 10
     metrics = gan_theory.train_and_evaluate(config, tmp_path)
     assert metrics == common.read_metrics_json(tmp_path)
+    assert metrics["pretrain_steps_taken"] <= config.pretrain_steps
     for key in (
         "disc_loss_vs_sklearn_abs_diff", "saturating_final_w1", "nonsaturating_final_w1",
         "adam_saturating_final_w1", "dstar_max_abs_error", "v_dstar_minus_2js_plus_log4",
@@ -59,3 +60,30 @@ def test_gan_mnist_config_errors_name_the_field(tmp_path):
         with pytest.raises(common.ConfigError, match=message):
             gan_mnist.train_and_evaluate(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_pretrain_until_stops_at_the_target_or_at_the_cap(caplog):
+    import jax.numpy as jnp
+
+    from genjax.train import TrainState
+
+    def halve(state, batch):  # w = 0.5 ** step
+        del batch
+        return state._replace(step=state.step + 1, params={"w": state.params["w"] * 0.5}), {
+            "loss": state.params["w"]
+        }
+
+    start = TrainState(jnp.zeros((), jnp.int32), {"w": jnp.ones(())}, (), None)
+
+    def run(target, max_steps):
+        out = gan_theory.pretrain_until(
+            start, halve, lambda step: np.zeros(1), lambda s: float(s.params["w"]), target,
+            max_steps=max_steps, check_every=3, workdir=None, log_every=1,
+        )  # fmt: skip
+        return int(out.step)
+
+    assert run(2.0, 100) == 0  # already there: no step
+    assert run(0.01, 100) == 9  # 0.5 ** 7 < 0.01, first seen at the check after step 9
+    assert not caplog.records
+    assert run(1e-9, 10) == 10  # capped, with a warning
+    assert "above the target" in caplog.text

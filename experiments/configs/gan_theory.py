@@ -17,9 +17,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c, quick = common.new_config(arg)
     # 2.2: a 1-D Gaussian generator started far from the data, against a pre-trained D.
     c.data_mean, c.data_std = 2.0, 0.5
-    c.gen_init_mean = -2.0
+    c.gen_init_mean, c.gen_std = -2.0, 0.5  # G(z) = shift + 0.5 z, shift = -2 at the start
     c.disc_hidden = (32, 32)
-    c.pretrain_steps = 300 if quick else 1000
+    # D pre-trains until mean D(G(z)) <= the target, checked every `pretrain_check_every`
+    # steps, at most `pretrain_steps` steps.
+    c.pretrain_target_d_of_fake = 1e-3
+    c.pretrain_check_every = 100
+    c.pretrain_steps = 5000
     c.gan_steps = 600 if quick else 3000
     c.batch_size = 256
     c.gen_learning_rate = 1e-2  # Adam
