@@ -13,6 +13,10 @@ the seeds that did not diverge (NaN if all did).
   truncated BPTT of window K (`..._lstm_tbptt_...`) against the same LSTM with
   full BPTT on the same data (`..._lstm_far_full_...`, the control; it trains
   inside the LSTM's group, which needs the 'lstm' cell in config.cells).
+- 3.5's diagnostic (`readout_only_seeds` > 0; off in both profiles): the same LSTM
+  and data as the truncated runs with only the readout trained, the recurrence
+  frozen at its initialisation (`..._lstm_readout_only_...`): what an untrained
+  recurrence carries forward to the last step (an echo-state network).
 - 3.4: plain SGD on the tanh RNN, where exploding gradients do damage (Adam
   rescales each coordinate and hides most of it): divergences over seeds with
   and without clipping.
@@ -20,6 +24,7 @@ the seeds that did not diverge (NaN if all did).
 
 Metrics: adding_T{T}_{cell}_test_mse[_clip], adding_T{T}_{cell}_diverged[_clip],
 adding_T{T}_lstm_tbptt_test_mse, adding_T{T}_lstm_far_full_test_mse,
+adding_T{T}_lstm_readout_only_test_mse (when run),
 adding_T{T}_sgd_{cell}_diverged[_clip], copy_T{T}_{cell}_test_xent[_clip],
 copy_T{T}_lstm_tbptt_test_xent, baselines, seconds per group.
 
@@ -59,13 +64,14 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         "adding_steps", "tbptt_window", "sgd_learning_rate", "sgd_steps", "divergence_factor",
         "test_size", "log_every",
     )  # fmt: skip
-    for name in ("tbptt_seeds", "sgd_seeds"):  # 0 skips the study (3.5, 3.4)
+    for name in ("tbptt_seeds", "sgd_seeds", "readout_only_seeds"):  # 0 skips the study
         value = config[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise common.ConfigError(f"config.{name} must be an integer >= 0, got {value!r}")
     if not config.lengths or any(not isinstance(t, int) or t < 2 for t in config.lengths):
         raise common.ConfigError(f"config.lengths must be integers >= 2, got {config.lengths}")
-    if config.tbptt_seeds and any(t < config.tbptt_window + 2 for t in config.lengths):
+    far_runs = config.tbptt_seeds or config.readout_only_seeds  # markers > K before the end
+    if far_runs and any(t < config.tbptt_window + 2 for t in config.lengths):
         raise common.ConfigError("config.lengths must all be >= config.tbptt_window + 2")
     if any(not isinstance(t, int) or t < 1 for t in config.copy_lengths):
         raise common.ConfigError(
@@ -141,6 +147,20 @@ def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, wor
     }
     test = np.array([per_variant[int(o)][r] for r, o in enumerate(np.asarray(options))])
     return test, np.asarray(result.state.opt_state.diverged)
+
+
+def readout_only(optimizer: optax.GradientTransformation) -> optax.GradientTransformation:
+    """`optimizer` on the params' 'readout' entry; every other entry (the recurrence) frozen."""
+
+    def labels(params):
+        return {
+            name: jax.tree_util.tree_map(
+                lambda _, n=name: "train" if n == "readout" else "frozen", sub
+            )  # fmt: skip
+            for name, sub in params.items()
+        }
+
+    return optax.multi_transform({"train": optimizer, "frozen": optax.set_to_zero()}, labels)
 
 
 def _summarise(metrics, prefix, test, dead, baseline, factor, suffix=""):
@@ -232,6 +252,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
             test, dead = group(tag, "adding", length, "lstm", [clip] * m, adam,
                                config.adding_steps, jax.random.fold_in(k_len, 10), window=K,
                                min_lags=[K] * m)  # fmt: skip
+            _summarise(metrics, f"{tag}_test_mse", test, dead, base, inf)
+        if config.readout_only_seeds:  # 3.5's diagnostic: the tbptt runs, recurrence frozen
+            tag, r = f"adding_T{length}_lstm_readout_only", config.readout_only_seeds
+            test, dead = group(tag, "adding", length, "lstm", [clip] * r, readout_only(adam),
+                               config.adding_steps, jax.random.fold_in(k_len, 11), window=K,
+                               min_lags=[K] * r)  # fmt: skip
             _summarise(metrics, f"{tag}_test_mse", test, dead, base, inf)
         # 3.4: plain SGD on the tanh RNN, with and without clipping.
         cell, s = config.sgd_cell, config.sgd_seeds

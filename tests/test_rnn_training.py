@@ -144,6 +144,46 @@ def test_long_range_skips_the_studies_set_to_zero_seeds(tmp_path, monkeypatch):
             long_range.validate_config(bad)
 
 
+def test_long_range_readout_only_runs_the_truncated_setting_with_the_recurrence_frozen(
+    tmp_path, monkeypatch
+):
+    calls = []
+
+    def fake_group(config, task, length, cell, max_norms, optimizer, *args, **kwargs):
+        calls.append((task, length, cell, len(max_norms), kwargs))
+        return np.full(len(max_norms), 0.05), np.zeros(len(max_norms), bool)
+
+    monkeypatch.setattr(long_range, "_run_group", fake_group)
+    config = long_range_config.get_config("quick")
+    config.update(lengths=(12,), cells=("gru",), tbptt_seeds=0, sgd_seeds=0, copy_lengths=(),
+                  readout_only_seeds=3)  # fmt: skip
+    metrics = long_range.train_and_evaluate(config, tmp_path)
+    assert [c[:4] for c in calls] == [("adding", 12, "gru", 4), ("adding", 12, "lstm", 3)]
+    assert calls[1][4]["window"] == config.tbptt_window
+    assert calls[1][4]["min_lags"] == [config.tbptt_window] * 3
+    assert metrics["adding_T12_lstm_readout_only_test_mse"] == 0.05
+    config.lengths = (config.tbptt_window + 1,)  # the far variant needs T >= K + 2
+    with pytest.raises(common.ConfigError, match="tbptt_window"):
+        long_range.validate_config(config)
+
+
+def test_readout_only_moves_the_readout_alone():
+    from genjax.rnn import architectures as arch
+
+    params = arch.init_many_to_one(KEY, "lstm", 2, 8, 1)
+    grads = jax.tree_util.tree_map(jnp.ones_like, params)
+    adam = optax.adam(0.1)
+    updates, _ = long_range.readout_only(adam).update(
+        grads, long_range.readout_only(adam).init(params), params
+    )
+    expected, _ = adam.update(grads["readout"], adam.init(params["readout"]))
+    for got, want in zip(jax.tree_util.tree_leaves(updates["readout"]),
+                         jax.tree_util.tree_leaves(expected), strict=True):  # fmt: skip
+        np.testing.assert_allclose(got, want)
+    assert all(not np.any(u) for u in jax.tree_util.tree_leaves(updates["rnn"]))
+    assert jax.tree_util.tree_leaves(updates["rnn"])
+
+
 def test_rnn_gradients_end_to_end(tmp_path):
     config = rnn_gradients_config.get_config("quick")
     config.hidden_dim = 8

@@ -17,6 +17,13 @@ skipped (tbptt_seeds = sgd_seeds = 0), as `results/full/long_range_T600/` was ma
           --config.copy_lengths='()' --config.tbptt_seeds=0 --config.sgd_seeds=0 \\
           --config.cells="('$cell',)" &
     done; wait
+
+3.5's echo-state diagnostic (`results/full/long_range_echo_state/`, 2 CPU cores): the
+truncated runs beside the same setting with the recurrence frozen, the LSTM alone:
+
+    python -m experiments.long_range --workdir runs/long_range_echo_state \
+        --config.cells='("lstm",)' --config.num_seeds=1 --config.readout_only_seeds=5 \
+        --config.sgd_seeds=0 --config.copy_lengths='()'
 """
 
 from __future__ import annotations
@@ -43,6 +50,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # quick: 3 (the median then survives one run that has not learnt yet at 400 steps; with
     # 2, seed 1's full-BPTT control read 0.087 = the mean of 0.002 and 0.171).
     config.tbptt_seeds = 3 if quick else 5
+    # 3.5's diagnostic, off in both profiles: the truncated runs' setting with the
+    # recurrence frozen at initialisation and only the readout trained.
+    config.readout_only_seeds = 0
     # Clipping study: plain SGD on the tanh RNN, where exploding gradients do damage.
     config.sgd_cell = "tanh"
     config.sgd_learning_rate = 0.5
