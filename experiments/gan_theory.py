@@ -161,7 +161,8 @@ def saturation_runs(config, workdir: Path) -> dict[str, float]:
         "": optax.sgd(config.gen_sgd_learning_rate),
         "adam_": optax.adam(config.gen_learning_rate, b1=0.5),
     }
-    curves = {}
+    curves = {}  # per run: the training's D(G(z)) and G's mean, from step 0
+    start_values = {"d_of_fake": out["pretrained_d_of_fake"], "g_mean": config.gen_init_mean}
     for prefix, g_opt in optimizers.items():
         for name, loss in (("saturating", gan.saturating_generator_loss),
                            ("nonsaturating", gan.nonsaturating_generator_loss)):  # fmt: skip
@@ -174,23 +175,28 @@ def saturation_runs(config, workdir: Path) -> dict[str, float]:
             result = train.train(
                 start, step, batch_fn, config.gan_steps,
                 workdir=workdir / f"gan_{prefix}{name}", log_every=config.log_every,
+                eval_fn=lambda s: {"g_mean": s.params["gen"]["shift"][0, 0]},
+                eval_every=config.log_every,
             )  # fmt: skip
             samples = generate(result.state.params["gen"], eval_z)[:, 0]
             out[f"{prefix}{name}_final_w1"] = float(gan.wasserstein_1d(samples, data_eval))
             out[f"{prefix}{name}_final_mean"] = float(jnp.mean(samples))
-            curves[f"{prefix or 'sgd_'}{name}"] = [
-                (r["step"], r["d_of_fake"]) for r in result.history if "d_of_fake" in r
-            ]
+            curves[f"{prefix or 'sgd_'}{name}"] = {
+                key: [(0, v0)] + [(r["step"], r[key]) for r in result.history if key in r]
+                for key, v0 in start_values.items()
+            }
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for name, pts in curves.items():
-        ax.plot(*zip(*pts, strict=True), label=name)
-    ax.set_xlabel("step")
-    ax.set_ylabel("mean D(G(z))")
-    ax.set_title("G trained against a pre-trained D")
-    ax.set_yscale("log")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for name, series in curves.items():
+        for ax, key in zip(axes, ("d_of_fake", "g_mean"), strict=True):
+            ax.plot(*zip(*series[key], strict=True), label=name)
+    axes[0].set(ylabel="mean D(G(z))", yscale="log", title="G trained against a pre-trained D")
+    axes[1].axhline(config.data_mean, color="k", ls="--", lw=0.8, label="data mean")
+    axes[1].set(ylabel="G's mean", title="where G is")
+    for ax in axes:
+        ax.set_xlabel("step")
+    axes[1].legend()
     common.save_figure(fig, workdir, "saturation_runs")
     return out
 
