@@ -21,8 +21,8 @@ skipped (tbptt_seeds = sgd_seeds = 0), as `results/full/long_range_T600/` was ma
 3.5's echo-state diagnostic (`results/full/long_range_echo_state/`, 2 CPU cores): the
 truncated runs beside the same setting with the recurrence frozen, the LSTM alone:
 
-    python -m experiments.long_range --workdir runs/long_range_echo_state \
-        --config.cells='("lstm",)' --config.num_seeds=1 --config.readout_only_seeds=5 \
+    python -m experiments.long_range --workdir runs/long_range_echo_state \\
+        --config.cells='("lstm",)' --config.num_seeds=1 --config.readout_only_seeds=5 \\
         --config.sgd_seeds=0 --config.copy_lengths='()'
 """
 
