@@ -10,10 +10,14 @@ JOBS ?= 2
 
 .PHONY: run test lint format venv clean
 
-$(VENV)/.installed: pyproject.toml
+# The test extra includes the experiments extra: all that `make test` and `make run` need,
+# at the exact versions of requirements/constraints.txt.
+CONSTRAINTS := requirements/constraints.txt
+
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -123,9 +123,10 @@ def _different_class_pairs(pair_key: PRNGKey, labels: np.ndarray, num: int) -> n
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains the judge and the AEs, decodes the four probes, writes metrics and figures."""
     validate_config(config)
-    workdir = common.prepare_workdir(workdir, config)
 
     train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
+    common.require_batch_fits(config.batch_size, train_set.num_examples, "MNIST's training set")
+    workdir = common.prepare_workdir(workdir, config)
     train_data = {"image": train_set.images, "label": train_set.labels}
     reference = jnp.asarray(train_set.images)
     test_images = jnp.asarray(test_set.images)

@@ -67,13 +67,17 @@ class Criterion:
             value -= float(metrics[self.minus])
         return value
 
+    def passes(self, value: float) -> bool:
+        """Whether a measured left-hand side meets the criterion (NaN fails)."""
+        return (not math.isnan(value)) and _OPS[self.op](value, self.threshold)
+
     def check(self, metrics: Mapping[str, float]) -> tuple[float | None, bool]:
         """(measured value or None if missing, passed); NaN and missing metrics fail."""
         try:
             value = self.value(metrics)
         except KeyError:
             return None, False
-        return value, (not math.isnan(value)) and _OPS[self.op](value, self.threshold)
+        return value, self.passes(value)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,16 +9,23 @@ An experiment module defines `train_and_evaluate(config, workdir) -> metrics`
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import logging
 import math
+import os
+import re
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import ml_collections
+
+from genjax import provenance
+from genjax.train.lock import WorkdirLock, WorkdirLockedError
 
 PROFILES = ("quick", "full")
 CONFIGS_DIR = Path(__file__).parent / "configs"
@@ -101,6 +108,22 @@ def require_choice(config: Mapping[str, Any], name: str, choices) -> None:
         raise ConfigError(f"config.{name}={config[name]!r} is not one of {sorted(choices)}")
 
 
+def require_batch_fits(
+    batch_size: int, num_examples: int, what: str, field: str = "batch_size"
+) -> None:
+    """Raises ConfigError unless a batch of `batch_size` fits in the `num_examples` of `what`.
+
+    Minibatches are drawn without replacement within each epoch, so a batch larger
+    than a fixed data set (`what`, e.g. "MNIST's training set") cannot be drawn.
+    Call it right after loading the data, before training.
+    """
+    if batch_size > num_examples:
+        raise ConfigError(
+            f"config.{field} must be at most {num_examples} (the examples in {what}), "
+            f"got {batch_size}"
+        )
+
+
 def write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
@@ -165,18 +188,57 @@ def check_resumable(workdir: Path, config: ml_collections.ConfigDict) -> None:
         )
 
 
+def check_workdir(path: str | Path) -> Path:
+    """`path` as a Path, once it is a directory that files can be written to.
+
+    Creates the directory (and its parents) when absent, then writes and deletes a
+    probe file in it. Raises ConfigError naming --workdir when `path` is an existing
+    file, or when the directory cannot be created or written (no permission, a
+    read-only file system, a parent that is a file).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--workdir must be a directory, got {str(path)!r}, an existing file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(
+            f"--workdir must be a writable directory, got {str(path)!r} ({e.strerror or e})"
+        ) from e
+    return path
+
+
 def prepare_workdir(workdir: str | Path, config: ml_collections.ConfigDict) -> Path:
-    """Creates the run directory and writes its config.json; call after validating the config.
+    """Creates the run directory, writes config.json and environment.json; call after validating.
 
     A workdir with checkpoints of a run under another config is refused
     (`check_resumable`): a rerun with the same config resumes, a changed one starts fresh
-    elsewhere.
+    elsewhere. A workdir that is a file or cannot be written is refused (`check_workdir`),
+    and so is one that another live process holds (`genjax.train.WorkdirLock`): two runs
+    in one folder would mix their metrics. The lock is held until `release_workdirs`.
     """
-    workdir = Path(workdir)
+    workdir = check_workdir(Path(workdir))
+    _workdir_locks.append(WorkdirLock(workdir).acquire())  # before anything is read or written
     check_resumable(workdir, config)
-    workdir.mkdir(parents=True, exist_ok=True)
     write_config(workdir, config)
+    provenance.write_environment(workdir)
     return workdir
+
+
+# The experiments' workdir locks, taken by `prepare_workdir` and held until the run ends.
+_workdir_locks: list[WorkdirLock] = []
+
+
+def release_workdirs() -> None:
+    """Releases the workdir locks `prepare_workdir` took (also at interpreter exit)."""
+    while _workdir_locks:
+        _workdir_locks.pop().release()
+
+
+atexit.register(release_workdirs)
 
 
 def read_metrics_json(workdir: str | Path) -> dict[str, float]:
@@ -226,8 +288,74 @@ def setup_logging() -> None:
     logging.getLogger("absl").setLevel(logging.WARNING)
 
 
+def _exit_bad_input(message: str) -> None:
+    """Ends the process with one line `error: message` on stderr and exit status 2."""
+    print("error: " + " ".join(str(message).split()), file=sys.stderr)
+    sys.exit(2)
+
+
+def _exception_chain(e: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    return chain
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    """The value given to `--flag` in argv (`--flag=v` or `--flag v`), the last one wins."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg in (f"--{flag}", f"-{flag}") and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith((f"--{flag}=", f"-{flag}=")):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def _bad_flags_message(e: BaseException, argv: list[str]) -> str:
+    """One line saying which flag, config file or config field the parsing failed on."""
+    chain = _exception_chain(e)
+    config_errors = [x for x in chain if isinstance(x, ConfigError)]
+    if config_errors:  # raised by a config file's get_config, e.g. an unknown profile
+        return str(config_errors[-1])
+    key_errors = [x for x in chain if isinstance(x, KeyError) and x.args]
+    if key_errors and isinstance(chain[0], (AttributeError, KeyError)):
+        # An override of a field the config lacks, e.g. --config.nonexistent=3.
+        key = str(key_errors[-1].args[0])
+        path = key
+        for arg in argv:
+            m = re.match(r"--?(?:no)?config\.([\w.]+)", arg)
+            if m and key in m.group(1).split("."):
+                path = m.group(1)
+        hint = re.search(r'Did you mean "([^"]+)"', " ".join(str(x.args[0]) for x in key_errors))
+        message = f"--config.{path} must name a field of the config, got unknown field {key!r}"
+        return message + (f" (did you mean {hint.group(1)!r}?)" if hint else "")
+    loading = [x for x in chain if isinstance(x, OSError) and "config file" in str(x)]
+    if loading:  # the --config file is missing or unreadable
+        reason = re.search(r"\[Errno \d+\] ([^:\n]+)", str(loading[-1]))
+        value = _flag_value(argv, "config")
+        message = f"--config must be a readable config file, got {value!r}"
+        return message + (f" ({reason.group(1)})" if reason else "")
+    first_line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    from absl import flags
+
+    if isinstance(e, flags.Error):  # e.g. an unknown flag, a value that does not parse
+        return first_line
+    overrides = [a.split("=", 1)[0] for a in argv if re.match(r"--?(?:no)?config\.", a)]
+    if overrides:
+        return f"{', '.join(overrides)} cannot be applied to the config: {first_line}"
+    return f"{first_line} ({type(e).__name__})"
+
+
 def run_experiment(module_name: str, train_and_evaluate: Callable[..., Mapping[str, float]]):
-    """The thin `main` of an experiment: the only place that defines flags."""
+    """The thin `main` of an experiment: the only place that defines flags.
+
+    Bad input stops it before any work, with one line `error: ...` on stderr and exit
+    status 2: an unknown flag or config field, a value that does not parse, a config
+    file that cannot be loaded, and the config values or workdir that
+    `train_and_evaluate` refuses (ConfigError).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,32 +367,40 @@ def run_experiment(module_name: str, train_and_evaluate: Callable[..., Mapping[s
         name = Path(sys.argv[0]).stem
     flags.DEFINE_string("workdir", None, "Directory for metrics.json, config.json, figures, logs.")
     flags.mark_flag_as_required("workdir")
-    config_flags.DEFINE_config_file(
-        "config",
-        str(CONFIGS_DIR / f"{name}.py"),
-        f"Config file; append ':quick' for the small variant, e.g. "
-        f"--config=experiments/configs/{name}.py:quick --config.seed=1",
-        lock_config=True,
-    )
+    try:  # loads the default config file now, and applies the --config.* overrides to it
+        config_flags.DEFINE_config_file(
+            "config",
+            str(CONFIGS_DIR / f"{name}.py"),
+            f"Config file; append ':quick' for the small variant, e.g. "
+            f"--config=experiments/configs/{name}.py:quick --config.seed=1",
+            lock_config=True,
+        )
+    except Exception as e:  # reported in one line, as a bad flag
+        _exit_bad_input(_bad_flags_message(e, sys.argv))
+
+    def parse_flags(argv: list[str]) -> list[str]:
+        try:
+            rest = flags.FLAGS(argv)
+            flags.FLAGS.config.keys()  # a --config file that failed to load raises when read
+        except Exception as e:
+            _exit_bad_input(_bad_flags_message(e, argv))
+        return rest
 
     def main(argv):
         if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+            _exit_bad_input(f"unexpected arguments: {argv[1:]}")
         setup_logging()
         config = flags.FLAGS.config
         workdir = Path(flags.FLAGS.workdir)
         try:
             metrics = train_and_evaluate(config, workdir)
-        except ConfigError as e:
-            print(f"error: bad config: {e}", file=sys.stderr)
-            sys.exit(2)
+        except (ConfigError, WorkdirLockedError) as e:
+            _exit_bad_input(str(e))
+        finally:
+            release_workdirs()
         width = max(len(k) for k in metrics) if metrics else 0
         for key in sorted(metrics):
             print(f"{key:<{width}}  {metrics[key]:.6g}")
         print(f"wrote {workdir / 'metrics.json'}")
 
-    try:
-        app.run(main)
-    except ConfigError as e:  # raised while parsing the config file itself
-        print(f"error: bad config: {e}", file=sys.stderr)
-        sys.exit(2)
+    app.run(main, flags_parser=parse_flags)

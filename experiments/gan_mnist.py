@@ -159,10 +159,11 @@ def _plot(samples: dict[str, np.ndarray], judged: dict[str, dict], workdir: Path
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains the judge and each variant; writes metrics.json, config.json and figures."""
     validate_config(config)
+    train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
+    common.require_batch_fits(config.batch_size, train_set.num_examples, "MNIST's training set")
     workdir = common.prepare_workdir(workdir, config)
     key = jax.random.PRNGKey(config.seed)
     k_clf, k_clf_data, k_gan, k_sample = jax.random.split(key, 4)
-    train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
     metrics: dict[str, float] = {}
 
     clf = clf_lib.Classifier(tuple(config.classifier_hidden))

@@ -282,6 +282,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     """Trains every cell on every dataset; writes metrics.json, config.json and figures."""
     validate_config(config)
     datasets = _load_datasets(config)
+    for dataset in datasets.values():
+        common.require_batch_fits(config.batch_size, len(dataset.train), f"{dataset.name} (train)")
     workdir = common.prepare_workdir(workdir, config)
     key = jax.random.PRNGKey(config.seed)
     metrics: dict[str, float] = {}

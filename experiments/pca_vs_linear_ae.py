@@ -35,7 +35,7 @@ DIM = IMAGE_SIDE * IMAGE_SIDE
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises `common.ConfigError` naming the first field that cannot work."""
     common.require_positive(
-        config, "num_steps", "num_steps_tied", "log_every", "eval_every", "init_scale"
+        config, "num_steps", "num_steps_tied", "log_every", "eval_every", "init_scale", "grad_tol"
     )
     common.require_choice(config, "optimizer", linear.OPTIMIZERS)
     if config.optimizer != "lbfgs":
@@ -67,7 +67,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 
 def _train_variant(config, variant, k, x_train, batch, components, key, workdir):
-    """Trains one AE; returns its final params and the eval history."""
+    """Trains one AE until its mean gradient norm is below `config.grad_tol` (or the cap).
+
+    Returns its final params, the eval history and the steps it took.
+    """
     params = linear.init_params(variant, jax.random.fold_in(key, 0), k, DIM, config.init_scale)
     num_steps = config.num_steps_tied if variant == "tied" else config.num_steps
     optimizer = linear.make_optimizer(
@@ -97,6 +100,10 @@ def _train_variant(config, variant, k, x_train, batch, components, key, workdir)
     def eval_fn(state):
         return {"max_principal_angle_deg": angle(state.params)}
 
+    def converged(step: int, means) -> bool:
+        del step
+        return means["grad_norm"] < config.grad_tol
+
     state = create_train_state(params, optimizer, jax.random.fold_in(key, 2))
     result = train(
         state,
@@ -107,9 +114,10 @@ def _train_variant(config, variant, k, x_train, batch, components, key, workdir)
         log_every=config.log_every,
         eval_fn=eval_fn,
         eval_every=config.eval_every,
+        stop_fn=converged,
     )
     history = [r for r in result.history if r["split"] == "eval"]
-    return result.state.params, history
+    return result.state.params, history, int(result.state.step)
 
 
 def _components_figure(pca_components, bases, k):
@@ -158,11 +166,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
 
 
 def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, float]:
-    workdir = common.prepare_workdir(workdir, config)
 
     dtype = np.float64 if config.float64 else np.float32
     train_images = load_mnist("train").flat().astype(dtype)
     test_images = load_mnist("test").flat().astype(dtype)
+    common.require_batch_fits(config.batch_size, len(train_images), "MNIST's training set")
+    workdir = common.prepare_workdir(workdir, config)
     mean = train_images.mean(axis=0, keepdims=True)
     x_train = jnp.asarray(train_images - mean)
     x_test = jnp.asarray(test_images - mean)
@@ -182,7 +191,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path) -> dic
             tag = f"{variant}_k{k}"
             t0 = time.perf_counter()
             run_key = jax.random.fold_in(jax.random.fold_in(key, k), linear.VARIANTS.index(variant))
-            params, history = _train_variant(
+            params, history, steps = _train_variant(
                 config, variant, k, x_train, batch, components, run_key, workdir / tag
             )
             seconds = time.perf_counter() - t0
@@ -201,6 +210,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path) -> dic
             metrics[f"orthonormality_error_{tag}"] = float(linear.orthonormality_error(basis))
             metrics[f"min_axis_angle_deg_{tag}"] = float(linear.min_axis_angle(basis, components))
             metrics[f"train_seconds_{tag}"] = seconds
+            metrics[f"train_steps_{tag}"] = steps
             if variant == "untied":
                 # The encoder rows: free along pixels that never vary, so not PCA-aligned.
                 encoder = params["E"]

@@ -5,11 +5,14 @@
     python -m experiments.reproduce --workdir runs/reproduce --claims 1.1,1.2
     python -m experiments.reproduce --workdir results/full --profile full --judge_only
     python -m experiments.reproduce --workdir runs/reproduce --jobs 2  # two at a time
+    python -m experiments.reproduce --workdir runs/seed1 --seed 1      # every seed + 1
 
 Writes `WORKDIR/REPORT.md` (one row per criterion: claim id, statement, metric,
-measured value, criterion, PASS/FAIL, linked figures) and `WORKDIR/report.json`;
-each experiment's outputs go to `WORKDIR/<experiment>/`. Exits non-zero if any
-claim fails or any experiment crashes.
+measured value, criterion, PASS/FAIL, linked figures), `WORKDIR/report.json` and
+`WORKDIR/environment.json` (versions, devices, CPU and ISA, XLA_FLAGS, commit);
+each experiment's outputs go to `WORKDIR/<experiment>/`, with its wall time in
+`run.json`. Exits 1 if any claim fails or any experiment crashes, 2 on bad
+arguments (before any work).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from pathlib import Path
 
 from experiments import claims as claims_lib
 from experiments import common
+from genjax import provenance
+from genjax.train.lock import WorkdirLock, WorkdirLockedError
 
 log = logging.getLogger("genjax")
 
@@ -45,10 +50,14 @@ def select_claims(spec: str | None) -> list[claims_lib.Claim]:
     return [c for c in claims_lib.CLAIMS if c.id in wanted]
 
 
+RUN_FILE = "run.json"  # an experiment's wall time, as the main job measured it
+
+
 def _run_one(name: str, config, workdir: Path) -> dict:
     """One experiment: {metrics, seconds, error}; a crash is recorded, not raised."""
     start = time.perf_counter()
     module = importlib.import_module(f"experiments.{name}")
+    (workdir / name / "error.txt").unlink(missing_ok=True)  # a rerun's outcome replaces it
     try:
         metrics = module.train_and_evaluate(config, workdir / name)
         error = None
@@ -57,7 +66,21 @@ def _run_one(name: str, config, workdir: Path) -> dict:
         (workdir / name).mkdir(parents=True, exist_ok=True)
         (workdir / name / "error.txt").write_text(traceback.format_exc())
         log.error("%s failed: %s", name, error)
-    return {"metrics": metrics, "seconds": time.perf_counter() - start, "error": error}
+    finally:
+        common.release_workdirs()
+    seconds = time.perf_counter() - start
+    if (workdir / name).is_dir():
+        common.write_json(
+            workdir / name / RUN_FILE,
+            {
+                "seconds": seconds,
+                "finished": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                "profile": config.get("profile"),
+                "seed": config.get("seed"),
+                "error": error,
+            },
+        )
+    return {"metrics": metrics, "seconds": seconds, "error": error}
 
 
 def _run_in_worker(name: str, config, workdir: Path) -> dict:
@@ -104,18 +127,30 @@ def submission_order(names: list[str], profile: str, results_dir: Path = RESULTS
     return sorted(names, key=lambda n: -seconds.get(n, math.inf))
 
 
+def seeded_config(name: str, profile: str, seed: int = 0):
+    """Experiment `name`'s config in `profile` with its seed offset by `seed`."""
+    config = common.get_config(name, profile)
+    if seed:
+        if "seed" not in config:
+            raise common.ConfigError(f"{name}'s config has no seed field to offset")
+        config.seed = int(config.seed) + seed
+    return config
+
+
 def run_experiments(
-    names: list[str], profile: str, workdir: Path, jobs: int = 1
+    names: list[str], profile: str, workdir: Path, jobs: int = 1, seed: int = 0
 ) -> dict[str, dict]:
     """Runs each experiment; returns {name: {metrics, seconds, error}} in `names` order.
 
     With `jobs` > 1 that many experiments run at once, each in its own process:
     much of a small experiment's time is single-threaded (XLA compiling, Python
-    dispatch), so two of them share 2 cores well.
+    dispatch), so two of them share 2 cores well. `seed` offsets every
+    experiment's `config.seed`.
     """
     if jobs < 1:
         raise common.ConfigError(f"jobs must be >= 1, got {jobs}")
-    configs = {name: common.get_config(name, profile) for name in names}  # fail fast on bad ones
+    # Every config is built (and checked) before anything runs.
+    configs = {name: seeded_config(name, profile, seed) for name in names}
     if jobs == 1:
         results = {}
         for i, name in enumerate(names, 1):
@@ -141,21 +176,52 @@ def run_experiments(
     return {name: done[name] for name in names}
 
 
-def read_results(names: list[str], workdir: Path) -> dict[str, dict]:
+def _read_json_object(path: Path) -> dict | None:
+    """The JSON object in `path`; None when the file is missing; ConfigError when it is not one."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise common.ConfigError(f"cannot read {path}: {e}") from e
+    try:
+        obj = json.loads(text)
+    except ValueError as e:
+        raise common.ConfigError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(obj, dict):
+        raise common.ConfigError(f"{path} must hold a JSON object, not {type(obj).__name__}")
+    return obj
+
+
+def read_results(names: list[str], workdir: Path, profile: str | None = None) -> dict[str, dict]:
     """The metrics.json each experiment already wrote under `workdir` (no training).
 
-    An experiment without one counts as crashed ("not run"), so its claims fail.
+    An experiment without one counts as not run, so its claims fail. A metrics.json
+    that is not a JSON object, or one written by a run of another profile than
+    `profile` (by its config.json), is refused with a ConfigError before anything
+    is judged. Each result carries the original run's wall time from its run.json.
     """
     results = {}
     for name in names:
         path = workdir / name / "metrics.json"
-        try:
-            metrics, error = common.read_metrics_json(workdir / name), None
-        except (OSError, ValueError) as e:
-            metrics, error = {}, f"no readable {path}: {e}"
+        metrics = _read_json_object(path)
+        if profile is not None and metrics is not None:
+            config = _read_json_object(workdir / name / "config.json") or {}
+            if config.get("profile", profile) != profile:
+                raise common.ConfigError(
+                    f"{path} comes from a {config['profile']!r} run (its config.json), "
+                    f"not {profile!r}: judge it with --profile {config['profile']}"
+                )
+        run = _read_json_object(workdir / name / RUN_FILE) or {}
+        error = None if metrics is not None else f"no readable {path}"
         results[name] = {
-            "metrics": metrics, "seconds": None, "error": error, "not_run": error is not None
-        }  # fmt: skip
+            "metrics": metrics or {},
+            "seconds": None,
+            "original_seconds": run.get("seconds"),
+            "original_finished": run.get("finished"),
+            "error": error,
+            "not_run": error is not None,
+        }
     return results
 
 
@@ -208,7 +274,41 @@ def _row_result(passed: bool | None, criterion: claims_lib.Criterion) -> str:
     return "PASS" if passed else "FAIL"
 
 
-def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, seconds: float):
+def _header(
+    results: dict[str, dict], profile: str, seconds: float, environment: dict | None, seed: int
+) -> list[str]:
+    """The report's provenance lines: when, where, with what, and how long."""
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    where = f"{platform.node()} ({platform.machine()})"
+    seeds = f", seed offset {seed}" if seed else ""
+    judged = results and all(r["seconds"] is None for r in results.values())
+    if judged:
+        took = [r.get("original_seconds") for r in results.values()]
+        known = [t for t in took if isinstance(t, (int, float))]
+        finished = sorted(r["original_finished"] for r in results.values()
+                          if r.get("original_finished"))  # fmt: skip
+        when = f", finished {finished[0]} to {finished[-1]}" if finished else ""
+        line = (
+            f"Profile `{profile}`{seeds}: judged on {now} on {where} from the metrics already "
+            f"in this folder, nothing trained. The original runs took {sum(known):.0f} s "
+            f"of experiment time ({len(known)} of {len(took)} recorded){when}."
+        )
+    else:
+        line = f"Profile `{profile}`{seeds}, {now}, {where}, {seconds:.0f} s in all."
+    lines = [line]
+    if environment is not None:
+        lines += ["", f"Environment: {provenance.summary(environment)} (`environment.json`)."]
+    return lines
+
+
+def render_report(
+    verdicts: list[dict],
+    results: dict[str, dict],
+    profile: str,
+    seconds: float,
+    environment: dict | None = None,
+    seed: int = 0,
+):
     """REPORT.md's text."""
     n_pass = sum(v["status"] == "PASS" for v in verdicts)
     n_skip = sum(v["status"] == "SKIP" for v in verdicts)
@@ -223,8 +323,8 @@ def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, 
     lines = [
         "# genjax: reproduction report",
         "",
-        f"Profile `{profile}`, {datetime.datetime.now().isoformat(timespec='seconds')}, "
-        f"{platform.node()} ({platform.machine()}), {seconds:.0f} s in all. "
+        *_header(results, profile, seconds, environment, seed),
+        "",
         f"**{n_pass}/{len(verdicts) - n_skip - n_not_run} claims pass.**{skipped}",
         "",
         "| claim | result | statement |",
@@ -252,6 +352,9 @@ def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, 
             )
         seconds = results[c.experiment]["seconds"]
         took = "judged from its metrics.json" if seconds is None else f"{seconds:.0f} s"
+        original = results[c.experiment].get("original_seconds")
+        if seconds is None and isinstance(original, (int, float)):
+            took += f"; the run took {original:.0f} s"
         extras = [f"experiment `python -m experiments.{c.experiment}` ({took})"]
         if c.tests:
             extras.append("tests " + ", ".join(f"`{t}`" for t in c.tests))
@@ -262,34 +365,62 @@ def render_report(verdicts: list[dict], results: dict[str, dict], profile: str, 
     return "\n".join(lines)
 
 
+def _recorded_environment(workdir: Path, names: list[str]) -> dict | None:
+    """The environment.json of the runs being judged: the main job's, else an experiment's."""
+    for path in [workdir] + [workdir / n for n in names]:
+        try:
+            record = _read_json_object(path / provenance.ENVIRONMENT_FILE)
+        except common.ConfigError:
+            continue
+        if record is not None:
+            return record
+    return None
+
+
 def reproduce(
     workdir: Path,
     profile: str = "quick",
     claim_spec: str | None = None,
     judge_only: bool = False,
     jobs: int = 1,
+    seed: int = 0,
 ) -> bool:
     """Runs the claims' experiments, writes REPORT.md and report.json; True if all pass.
 
     With `judge_only`, nothing runs: the claims are judged on the metrics.json
-    files already under `workdir/<experiment>/` (e.g. from separate full runs).
+    files already under `workdir/<experiment>/` (e.g. from separate full runs),
+    and the environment shown is the one recorded by the runs. `seed` offsets
+    every experiment's `config.seed`.
     """
     common.parse_profile(profile)
+    if not isinstance(seed, int) or seed < 0:
+        raise common.ConfigError(f"seed must be a non-negative integer, got {seed!r}")
     claims = select_claims(claim_spec)
     names = [n for n in claims_lib.experiments_in(claims) if profile in common.main_job_profiles(n)]
     start = time.perf_counter()
-    if judge_only:
-        results = read_results(names, workdir)
-    else:
-        results = run_experiments(names, profile, workdir, jobs)
+    common.check_workdir(workdir)
+    with WorkdirLock(workdir):  # one main job per folder: two would mix their metrics
+        if judge_only:
+            results = read_results(names, workdir, profile)
+            environment = _recorded_environment(workdir, names)
+        else:
+            environment = provenance.write_environment(workdir)
+            results = run_experiments(names, profile, workdir, jobs, seed)
+        return _judge(claims, results, workdir, profile, start, environment, seed, judge_only)
+
+
+def _judge(claims, results, workdir, profile, start, environment, seed, judge_only) -> bool:
+    """Judges the claims on `results`; writes REPORT.md and report.json; True if all pass."""
     verdicts = evaluate_claims(claims, results, profile)
     seconds = time.perf_counter() - start
-    report = render_report(verdicts, results, profile, seconds)
+    report = render_report(verdicts, results, profile, seconds, environment, seed)
     (workdir / "REPORT.md").write_text(report)
     common.write_json(
         workdir / "report.json",
         {
             "profile": profile,
+            "seed": seed,
+            "judge_only": judge_only,
             "seconds": seconds,
             "claims": {
                 v["claim"].id: {
@@ -325,8 +456,8 @@ def main(argv):
     common.setup_logging()
     f = flags.FLAGS
     try:
-        ok = reproduce(Path(f.workdir), f.profile, f.claims, f.judge_only, f.jobs)
-    except common.ConfigError as e:
+        ok = reproduce(Path(f.workdir), f.profile, f.claims, f.judge_only, f.jobs, f.seed)
+    except (common.ConfigError, WorkdirLockedError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     sys.exit(0 if ok else 1)
@@ -347,6 +478,12 @@ if __name__ == "__main__":
     flags.DEFINE_string("claims", None, "Comma-separated claim ids to run (default: all).")
     flags.DEFINE_integer(
         "jobs", 1, "Experiments run at once, each in its own process (make run uses 2)."
+    )
+    flags.DEFINE_integer(
+        "seed",
+        0,
+        "Added to every experiment's config.seed (0: the registered seeds).",
+        lower_bound=0,
     )
     flags.DEFINE_bool(
         "judge_only", False, "Run nothing: judge the metrics.json files already in --workdir."

@@ -504,6 +504,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     key = jax.random.key(config.seed, impl="rbg")
     k_data, k_mnist, k_tag, k_seq = jax.random.split(key, 4)
     train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
+    common.require_batch_fits(config.batch_size, train_set.num_examples, "MNIST's training set")
     mnist = (
         (train_set.images, train_set.labels),
         (test_set.images[:MNIST_TEST_SIZE], test_set.labels[:MNIST_TEST_SIZE]),

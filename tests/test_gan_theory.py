@@ -156,3 +156,36 @@ def test_wasserstein_exact_matches_brute_force_and_1d():
     )
     with pytest.raises(ValueError, match="equal shape"):
         gan.wasserstein_exact(x, y[:5])
+
+
+@pytest.mark.parametrize(
+    "fn, names", [
+        (gan.js_divergence, ("p", "q")),
+        (gan.kl_divergence, ("p", "q")),
+        (gan.optimal_discriminator, ("p_data", "p_g")),
+    ],
+)  # fmt: skip
+def test_divergences_reject_values_that_are_not_masses(fn, names):
+    good = np.array([0.2, 0.3, 0.5])
+    for bad, message in (
+        (np.array([0.5, -0.1, 0.6]), "must be non-negative"),
+        (np.array([0.5, np.nan, 0.5]), "must be finite"),
+        (np.zeros(3), "must have a positive total mass"),
+    ):
+        with pytest.raises(ValueError, match=f"{names[0]} {message}"):
+            fn(bad, good)
+        with pytest.raises(ValueError, match=f"{names[1]} {message}"):
+            fn(good, bad)
+    # Densities on a grid need not sum to 1: a common factor (the grid spacing) cancels.
+    other = np.array([0.6, 0.3, 0.1])
+    np.testing.assert_allclose(fn(40 * good, 40 * other), fn(good, other), rtol=1e-6)
+
+
+def test_divergence_checks_are_skipped_under_jit():
+    p, q = jnp.array([0.2, 0.3, 0.5]), jnp.array([0.4, 0.4, 0.2])
+    for fn in (gan.js_divergence, gan.kl_divergence, gan.optimal_discriminator):
+        np.testing.assert_allclose(jax.jit(fn)(p, q), fn(p, q), rtol=1e-6)
+    # Traced values are not checked: a negative mass gives NaN instead of raising.
+    assert np.isnan(jax.jit(gan.js_divergence)(jnp.array([0.5, -0.1, 0.6]), q))
+    grad = jax.grad(lambda p: gan.js_divergence(p, q))(p)
+    assert np.isfinite(grad).all()

@@ -271,3 +271,22 @@ def test_critic_estimates_w1_between_shifted_gaussians():
     )(jax.random.PRNGKey(1))
     # W1 between N(0, 1) and N(1.5, 1) is 1.5; the critic's dual estimate is a lower bound.
     assert -1.5 - 0.1 < est < -1.5 + 0.25 or 1.5 - 0.25 < est < 1.5 + 0.1
+
+
+def test_critic_rejects_a_bad_learning_rate_but_not_a_traced_one():
+    def critic_apply(params, x):
+        return params * x[:, 0]
+
+    def sample(k, n):
+        return jax.random.normal(k, (n, 1))
+
+    def estimate(learning_rate):
+        return gan.estimate_w1_with_critic(
+            jax.random.PRNGKey(0), critic_apply, jnp.float32(0.1), sample, sample,
+            num_steps=2, batch_size=4, learning_rate=learning_rate, eval_samples=8,
+        )  # fmt: skip
+
+    for bad in (0.0, -1e-3, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="learning_rate must be a positive finite number"):
+            estimate(bad)
+    assert np.isfinite(jax.jit(estimate)(jnp.float32(1e-3)))  # traced: not checked

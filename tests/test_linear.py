@@ -225,3 +225,55 @@ def test_train_and_evaluate_end_to_end(tmp_path):
     assert (tmp_path / "principal_angles.png").stat().st_size > 0
     assert (tmp_path / "config.json").exists()
     assert (tmp_path / "tied_k2" / "metrics.jsonl").exists()
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+@pytest.mark.parametrize("learning_rate", [0.0, -1e-3, float("nan"), float("inf"), "1e-3", None])
+def test_make_optimizer_rejects_a_bad_learning_rate(name, learning_rate):
+    with pytest.raises(ValueError, match="learning_rate must be a positive finite number, got"):
+        linear.make_optimizer(name, learning_rate, 10)
+
+
+def test_make_optimizer_lbfgs_ignores_the_learning_rate():
+    assert isinstance(linear.make_optimizer("lbfgs", 0.0, 0), optax.GradientTransformation)
+
+
+@pytest.mark.parametrize("variant", linear.VARIANTS)
+@pytest.mark.parametrize("k", [0, -1, 13, 2.0, True])
+def test_init_rejects_k_outside_1_to_d(variant, k):
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, d = 12\], got"):
+        linear.init_params(variant, jax.random.PRNGKey(0), k, 12)
+
+
+def test_pca_rejects_k_outside_range():
+    x = np.random.default_rng(0).normal(size=(20, 5))
+    for k in (0, -2, 6):
+        with pytest.raises(ValueError, match="k must be an integer in"):
+            linear.pca(x, k)
+
+
+def test_linear_losses_name_a_feature_mismatch():
+    key = jax.random.PRNGKey(0)
+    tied = linear.init_tied(key, 3, 12)["W"]
+    untied = linear.init_untied(key, 3, 12)
+    x = jnp.ones((5, 10))
+    message = r"x must be \[n, 12\] \(the weights' feature dimension d = 12\), got shape \(5, 10\)"
+    for fn, params in (
+        (linear.tied_reconstruction_loss, tied),
+        (linear.reconstruct_tied, tied),
+        (linear.untied_reconstruction_loss, untied),
+        (linear.reconstruct_untied, untied),
+    ):
+        with pytest.raises(ValueError, match=message):
+            fn(params, x)
+        with pytest.raises(ValueError, match=message):  # shapes are static: checked under jit too
+            jax.jit(fn)(params, x)
+    with pytest.raises(ValueError, match=r"params\['D'\] must be \[d, k\] = \(12, 3\)"):
+        linear.untied_reconstruction_loss({"E": untied["E"], "D": untied["D"].T}, jnp.ones((5, 12)))
+    # Matching shapes still work, jitted or not.
+    good = jnp.ones((5, 12))
+    np.testing.assert_allclose(
+        jax.jit(linear.tied_reconstruction_loss)(tied, good),
+        linear.tied_reconstruction_loss(tied, good),
+        rtol=1e-6,
+    )

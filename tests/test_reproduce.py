@@ -225,3 +225,39 @@ def test_cli_rejects_unknown_claims_and_profiles(tmp_path):
     proc = cli("--profile=huge")
     assert proc.returncode != 0 and "huge" in proc.stderr
     assert not (tmp_path / "REPORT.md").exists()
+
+
+def test_judge_only_refuses_another_profile_and_non_object_metrics(tmp_path, fake_registry):
+    common.write_metrics(tmp_path / "fake_good", {"x": 0.25, "y": 5.0})
+    common.write_json(tmp_path / "fake_good" / "config.json", {"profile": "full", "x": 3.0})
+    with pytest.raises(common.ConfigError, match="comes from a 'full' run"):
+        reproduce.reproduce(tmp_path, "quick", "9.1", judge_only=True)
+    assert not (tmp_path / "REPORT.md").exists()  # refused before anything is written
+    (tmp_path / "fake_good" / "metrics.json").write_text("[1, 2]\n")
+    with pytest.raises(common.ConfigError, match="must hold a JSON object, not list"):
+        reproduce.reproduce(tmp_path, "full", "9.1", judge_only=True)
+
+
+def test_judge_only_header_names_the_original_runs(tmp_path, fake_registry):
+    assert reproduce.reproduce(tmp_path, "quick", "9.1,9.2") is True
+    run = json.loads((tmp_path / "fake_good" / reproduce.RUN_FILE).read_text())
+    assert run["seconds"] >= 0 and run["error"] is None
+    env = json.loads((tmp_path / "environment.json").read_text())
+    assert env["jax"]["device_count"] >= 1 and "jax" in env["packages"]
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "Environment: " in report and "judged on" not in report
+    assert reproduce.reproduce(tmp_path, "quick", "9.1,9.2", judge_only=True) is True
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "judged on" in report and "nothing trained" in report
+    assert f"finished {run['finished']}" in report and "the run took" in report
+    assert json.loads((tmp_path / "report.json").read_text())["judge_only"] is True
+
+
+def test_seed_offsets_every_experiment_seed(tmp_path, monkeypatch):
+    names = ["pca_vs_linear_ae", "gan_mixture"]
+    base = {n: common.get_config(n, "quick").seed for n in names}
+    for n in names:
+        assert reproduce.seeded_config(n, "quick", 2).seed == base[n] + 2
+        assert reproduce.seeded_config(n, "quick", 0).seed == base[n]
+    with pytest.raises(common.ConfigError, match="seed must be a non-negative integer"):
+        reproduce.reproduce(tmp_path, "quick", "1.1", seed=-1)

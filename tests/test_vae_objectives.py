@@ -270,3 +270,19 @@ def test_bad_input_raises_before_compilation(call, message):
     x, encode_fn, log_likelihood_fn = _toy_model()
     with pytest.raises(ValueError, match=message):
         call(x, encode_fn, log_likelihood_fn, jax.random.PRNGKey(0))
+
+
+def test_bernoulli_log_likelihood_rejects_data_outside_0_1():
+    logits = jnp.zeros((2, 3))
+    for bad in (2.0, -0.5, np.nan):
+        x = jnp.array([[0.0, 1.0, 0.5], [0.0, bad, 1.0]])
+        with pytest.raises(ValueError, match=r"x must lie in \[0, 1\] \(Bernoulli data\), got 1"):
+            ob.bernoulli_log_likelihood(x, logits)
+    # Grey levels in [0, 1] are accepted; under jit the values are tracers and pass unchecked.
+    x = jnp.array([[0.0, 1.0, 0.5], [0.25, 0.0, 1.0]])
+    np.testing.assert_allclose(
+        jax.jit(ob.bernoulli_log_likelihood)(x, logits), ob.bernoulli_log_likelihood(x, logits)
+    )
+    assert np.isfinite(jax.jit(ob.bernoulli_log_likelihood)(2.0 * x, logits)).all()
+    grad = jax.grad(lambda x: ob.bernoulli_log_likelihood(x, logits).sum())(x)
+    np.testing.assert_allclose(grad, logits)

@@ -1,6 +1,8 @@
-"""A workdir's checkpoints are resumed only under the config that saved them."""
+"""The workdir: a file or an unwritable directory is refused before any work, and its
+checkpoints are resumed only under the config that saved them."""
 
 import json
+import os
 
 import ml_collections
 import pytest
@@ -41,3 +43,59 @@ def test_unreadable_config_next_to_checkpoints_is_refused(tmp_path):
     (tmp_path / "config.json").unlink()
     with pytest.raises(common.ConfigError, match="cannot be read"):
         common.prepare_workdir(tmp_path, _config())
+
+
+def test_check_workdir_creates_a_writable_directory_and_leaves_no_probe(tmp_path):
+    workdir = common.check_workdir(str(tmp_path / "a" / "b"))
+    assert workdir == tmp_path / "a" / "b" and workdir.is_dir()
+    assert list(workdir.iterdir()) == []
+    assert common.check_workdir(workdir) == workdir  # an existing directory is fine
+
+
+def test_check_workdir_refuses_a_file_or_a_path_below_one(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("kept")
+    with pytest.raises(common.ConfigError, match="--workdir must be a directory, got .*notes.txt"):
+        common.check_workdir(a_file)
+    with pytest.raises(common.ConfigError, match="--workdir must be a writable directory"):
+        common.check_workdir(a_file / "run")
+    with pytest.raises(common.ConfigError, match="--workdir must be a directory"):
+        common.prepare_workdir(a_file, _config())
+    assert a_file.read_text() == "kept"
+
+
+def test_check_workdir_refuses_a_directory_it_cannot_write(tmp_path, monkeypatch):
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(common.tempfile, "mkstemp", denied)
+    with pytest.raises(common.ConfigError, match=r"writable directory, got .*\(Permission denied"):
+        common.prepare_workdir(tmp_path / "run", _config())
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
+def test_check_workdir_refuses_a_read_only_directory(tmp_path):
+    read_only = tmp_path / "ro"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    try:
+        with pytest.raises(common.ConfigError, match="--workdir must be a writable directory"):
+            common.check_workdir(read_only)
+        with pytest.raises(common.ConfigError, match="--workdir must be a writable directory"):
+            common.check_workdir(read_only / "run")
+    finally:
+        read_only.chmod(0o755)
+
+
+def test_require_batch_fits_names_the_field_and_the_data():
+    common.require_batch_fits(4000, 4000, "MNIST's training set")
+    common.require_batch_fits(0, 4000, "MNIST's training set")  # 0: full batch
+    with pytest.raises(
+        common.ConfigError,
+        match=r"config.batch_size must be at most 4000 \(the examples in MNIST's training set\), "
+        "got 4001",
+    ):
+        common.require_batch_fits(4001, 4000, "MNIST's training set")
+    with pytest.raises(common.ConfigError, match="config.critic_batch_size must be at most 3"):
+        common.require_batch_fits(8, 3, "the grid", field="critic_batch_size")

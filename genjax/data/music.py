@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from genjax.data.images import _load_cached, cache_dir
+from genjax.data.images import _load_cached, _optional_import, cache_dir
 
 LOWEST_PITCH = 21  # A0
 NUM_PITCHES = 88  # A0..C8, MIDI 21..108
@@ -127,15 +127,20 @@ def _score_frames(score) -> list[list[int]] | None:
     return [sorted(f) for f in frames[sounding[0] : sounding[-1] + 1]]
 
 
+def _music21_corpus():
+    # Imported lazily: music21 is optional, and importing it takes ~0.5 s.
+    return _optional_import("music21.corpus", "load_bach_chorales", "music21")
+
+
 def _chorale_files():
-    from music21 import corpus  # lazily: importing music21 takes ~0.5 s
+    corpus = _music21_corpus()
 
     files = [p for p in corpus.getComposer("bach") if p.suffix in (".mxl", ".xml", ".musicxml")]
     return sorted(files, key=lambda p: p.name)
 
 
 def _build_chorales(files) -> dict[str, np.ndarray]:
-    from music21 import corpus
+    corpus = _music21_corpus()
 
     rolls, names, splits, seen = [], [], [], set()
     for i, f in enumerate(files):

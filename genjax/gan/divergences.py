@@ -2,6 +2,8 @@
 
 Densities "on a grid" are given as non-negative values at the grid points; they
 are normalised to probability masses (so any constant grid spacing cancels).
+Negative, non-finite or all-zero values raise ValueError when the values are
+concrete; under `jit` or `grad` (tracers) they are not checked.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import numpy as np
 import scipy.optimize
 from jax.scipy.special import xlogy
 
+from genjax._checks import check_masses
 from genjax.typing import Array
 
 
@@ -21,18 +24,31 @@ def _masses(name: str, p: Array) -> Array:
     return p / jnp.sum(p)
 
 
-def _check_pair(p: Array, q: Array) -> None:
-    if np.shape(p) != np.shape(q):
-        raise ValueError(f"p and q must share the grid: shapes {np.shape(p)} and {np.shape(q)}")
+def _check_same_grid(a: Array, b: Array, names: tuple[str, str]) -> None:
+    if np.shape(a) != np.shape(b):
+        raise ValueError(
+            f"{names[0]} and {names[1]} must share the grid: shapes {np.shape(a)} and {np.shape(b)}"
+        )
+
+
+def _check_pair(p: Array, q: Array, names: tuple[str, str] = ("p", "q")) -> None:
+    """Raises ValueError unless p and q share the grid and (when concrete) are masses."""
+    _check_same_grid(p, q, names)
+    check_masses(names[0], p)
+    check_masses(names[1], q)
 
 
 def optimal_discriminator(p_data: Array, p_g: Array) -> Array:
     """D*(x) = p_data(x) / (p_data(x) + p_g(x)) pointwise (Goodfellow 2014, prop. 1).
 
     Where both densities vanish D* is arbitrary; 1/2 is returned there.
+
+    Raises:
+      ValueError: the shapes differ, or (concrete values) a density is negative,
+        non-finite or zero everywhere.
     """
+    _check_pair(p_data, p_g, ("p_data", "p_g"))
     p_data, p_g = jnp.asarray(p_data), jnp.asarray(p_g)
-    _check_pair(p_data, p_g)
     total = p_data + p_g
     safe = jnp.where(total > 0, total, 1.0)
     return jnp.where(total > 0, p_data / safe, 0.5)
@@ -45,14 +61,19 @@ def value_on_grid(d: Array, p_data: Array, p_g: Array) -> Array:
     to exactly 0 or 1 where one density is ~1e-8 of the other, and the
     other's tiny mass then multiplies log 0.
     """
-    _check_pair(p_data, p_g)
-    _check_pair(d, p_data)
+    _check_pair(p_data, p_g, ("p_data", "p_g"))
+    _check_same_grid(d, p_data, ("d", "p_data"))
     p, q = _masses("p_data", p_data), _masses("p_g", p_g)
     return jnp.sum(xlogy(p, d) + xlogy(q, 1.0 - d))
 
 
 def kl_divergence(p: Array, q: Array) -> Array:
-    """KL(p || q) = sum p log(p / q) over grid masses; +inf where p > 0 = q."""
+    """KL(p || q) = sum p log(p / q) over grid masses; +inf where p > 0 = q.
+
+    Raises:
+      ValueError: the shapes differ, or (concrete values) p or q is negative,
+        non-finite or zero everywhere.
+    """
     _check_pair(p, q)
     p, q = _masses("p", p), _masses("q", q)
     support_mismatch = jnp.any((p > 0) & (q <= 0))
@@ -62,7 +83,12 @@ def kl_divergence(p: Array, q: Array) -> Array:
 
 
 def js_divergence(p: Array, q: Array) -> Array:
-    """JS(p, q) = KL(p || m)/2 + KL(q || m)/2 with m = (p + q)/2; in [0, log 2] nats."""
+    """JS(p, q) = KL(p || m)/2 + KL(q || m)/2 with m = (p + q)/2; in [0, log 2] nats.
+
+    Raises:
+      ValueError: the shapes differ, or (concrete values) p or q is negative,
+        non-finite or zero everywhere.
+    """
     _check_pair(p, q)
     p, q = _masses("p", p), _masses("q", q)
     m = 0.5 * (p + q)

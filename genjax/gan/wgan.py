@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from genjax._checks import check_learning_rate
 from genjax.typing import Array, Params, PRNGKey
 
 
@@ -138,9 +139,13 @@ def estimate_w1_with_critic(
 
     Returns:
       E_p[f] - E_q[f] on fresh samples (a lower bound on W1 for a 1-Lipschitz f).
+
+    Raises:
+      ValueError: a size below 1, or a learning rate that is not a positive finite number.
     """
     if num_steps < 1 or batch_size < 1 or eval_samples < 1:
         raise ValueError("num_steps, batch_size and eval_samples must be >= 1")
+    check_learning_rate(learning_rate)
     optimizer = optax.adam(learning_rate, b1=0.5, b2=0.9)
 
     def loss_fn(params: Params, step_key: PRNGKey) -> Array:

@@ -1,7 +1,13 @@
 """Training: an explicit state pytree, one pure jitted step, and the loop every experiment uses."""
 
 from genjax.train.averaging import ParamEmaState, averaged_params, param_ema
-from genjax.train.checkpoint import Checkpointer, CheckpointMismatchError
+from genjax.train.checkpoint import (
+    CheckpointCorruptError,
+    Checkpointer,
+    CheckpointMismatchError,
+    ConfigMismatchError,
+)
+from genjax.train.lock import WorkdirLock, WorkdirLockedError
 from genjax.train.loop import NonFiniteError, TrainResult, train
 from genjax.train.sharding import DATA_AXIS, data_mesh, shard_batch
 from genjax.train.state import (
@@ -17,14 +23,18 @@ from genjax.train.writer import MetricWriter, read_metrics
 __all__ = [
     "DATA_AXIS",
     "Batch",
+    "CheckpointCorruptError",
     "CheckpointMismatchError",
     "Checkpointer",
+    "ConfigMismatchError",
     "LossFn",
     "MetricWriter",
     "NonFiniteError",
     "ParamEmaState",
     "TrainResult",
     "TrainState",
+    "WorkdirLock",
+    "WorkdirLockedError",
     "averaged_params",
     "create_train_state",
     "data_mesh",

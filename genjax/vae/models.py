@@ -27,6 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from genjax._checks import check_unit_interval
 from genjax.data import dynamic_binarize
 from genjax.nn import MLP, flatten_images
 from genjax.train import LossFn
@@ -220,9 +221,9 @@ def decoder_log_likelihood(model: VAE, x: Array, out: dict[str, Array]) -> Array
     """log p(x|z) [...] of data x [..., D] under the decoder output `out` (SEED_NOTES 1.8).
 
     x must broadcast explicitly: give it the same leading axes as `out` (see
-    `model_fns`). Bernoulli data are binary; categorical data are
-    level / (levels - 1); neither is checked here (it cannot be under jit: the
-    data loaders guarantee it).
+    `model_fns`). Bernoulli data are binary (concrete values outside [0, 1] raise
+    ValueError; traced ones are not checked); categorical data are
+    level / (levels - 1), not checked here (the data loaders guarantee it).
     """
     if model.likelihood == "bernoulli":
         return objectives.bernoulli_log_likelihood(x, out["logits"])
@@ -279,6 +280,7 @@ def pairwise_log_likelihood(model: VAE, params: Params, x: Array, z: Array) -> A
         raise ValueError(f"z must be [N, {model.latent_dim}], got shape {z.shape}")
     out = model.apply(params, z, method=VAE.decode)
     if model.likelihood == "bernoulli":
+        check_unit_interval("x", x)
         # x l - softplus(l) = x log sigmoid(l) + (1 - x) log sigmoid(-l), summed over pixels.
         logits = out["logits"]  # [N, D]
         return logits @ x.T - jnp.sum(jax.nn.softplus(logits), axis=1)[:, None]

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genjax._checks import check_unit_interval
 from genjax.typing import Array, PRNGKey
 
 EncodeFn = Callable[[Array], tuple[Array, Array]]
@@ -212,8 +213,8 @@ def bernoulli_log_likelihood(x: Array, logits: Array) -> Array:
     Computed from logits as `x * l - softplus(l)`, which is the same quantity
     (log sigmoid(l) = l - softplus(l), log(1 - sigmoid(l)) = -softplus(l)) and
     stays finite for any finite logits. For x in {0, 1} it is the exact
-    log-probability; the caller (the data loader) guarantees binary x, which
-    cannot be checked inside `jit`.
+    log-probability. Concrete x outside [0, 1] raises; under `jit` or `grad` x is
+    not checked (the data loader guarantees binary x).
 
     Args:
       x: [..., D] binary data; may lack the logits' leading sample axes.
@@ -221,7 +222,11 @@ def bernoulli_log_likelihood(x: Array, logits: Array) -> Array:
 
     Returns:
       [...]: summed over the last axis.
+
+    Raises:
+      ValueError: the event axes differ, or concrete x has values outside [0, 1].
     """
+    check_unit_interval("x", x)
     x, logits = _align_event("x", x, "logits", logits, 1)
     return jnp.sum(x * logits - jax.nn.softplus(logits), axis=-1)
 
