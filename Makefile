@@ -8,7 +8,7 @@ WORKDIR ?= runs/reproduce
 # Experiments at once, each in its own process: compiling is single-threaded.
 JOBS ?= 2
 
-.PHONY: run test lint format venv clean
+.PHONY: run test lint format venv clean docs
 
 # The test extra includes the experiments extra: all that `make test` and `make run` need,
 # at the exact versions of requirements/constraints.txt.
@@ -38,3 +38,13 @@ format: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# The documentation site (mkdocs, strict) in site/, after checking that every rendered
+# number in README.md and docs/ matches the committed results.
+$(VENV)/.docs-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[docs]'
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	$(PY) -m experiments.render_docs --check
+	$(PY) -m mkdocs build --strict -d site

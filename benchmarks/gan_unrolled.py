@@ -24,9 +24,9 @@ the loop and scan steps for each k.
 (b) 10 seeds of the `gan_nonsaturating` variant (`genjax.gan.variants`, one D and
 one G step, each run drawing its own ring-of-8 data with
 `genjax.data.mixtures.sample_mixture`) trained as one `jax.vmap`-ed step
-(`genjax.gan.multiseed.make_multiseed_step`) vs the same jitted single-seed step
-called 10 times. Diagnostics beside them: a bare `jax.vmap` of the step (without
-multiseed's divergence guard and metric averaging) and multiseed's
+(`genjax.train.make_multi_run_step`, labelled "multiseed" in the tables) vs the same
+jitted single-seed step called 10 times. Diagnostics beside them: a bare `jax.vmap` of
+the step (without the engine's divergence guard and metric averaging) and the engine's
 `runs_axis='map'` (`lax.map` over the seeds in one compiled call: sequential
 compute, one dispatch), and the PyTorch peer: 10 sequential `torch.func` steps
 vs `torch.func.vmap`. Printed: the speedup over sequential, the matmul FLOPs of
@@ -53,10 +53,10 @@ import numpy as np
 import optax
 
 from benchmarks.vae_step import matmul_peak_gflops
-from genjax import gan
+from genjax import gan, train
 from genjax.data import mixtures
-from genjax.gan import multiseed, variants
-from genjax.train import TrainState
+from genjax.gan import variants
+from genjax.train import MultiRunOptState, TrainState
 
 NOISE, HIDDEN, OUT, BATCH, SEEDS = 256, (128, 128), 2, 512, 10
 LR, B1, B2, EPS, EPS_ROOT = 1e-3, 0.5, 0.999, 1e-8, 1e-8
@@ -140,6 +140,7 @@ def make_unrolled_grad(generate, discriminate, use_scan: bool):
         return gan.unrolled_generator_loss(
             gp, dp, d_opt, real, unroll_noise, noise, generate=generate,
             discriminate=discriminate, disc_optimizer=disc_optimizer(), use_scan=use_scan,
+            generator_loss=gan.nonsaturating_generator_loss,
         )  # fmt: skip
 
     return jax.value_and_grad(loss)
@@ -338,19 +339,22 @@ def make_jax_seed_runners(seeds: int = SEEDS) -> dict:
 
     def per_run(state):
         def one(params, opt_state, key):
-            new, metrics = step(TrainState(state.step, params, opt_state, key))
+            new, metrics = step(TrainState(state.step, params, opt_state, key), None)
             return new.params, new.opt_state, metrics
 
         return one
 
     def bare_vmap(state):
-        params, opt_state, metrics = jax.vmap(per_run(state))(
-            state.params, state.opt_state, state.key
-        )
+        inner, diverged = state.opt_state
+        params, inner, metrics = jax.vmap(per_run(state))(state.params, inner, state.key)
+        opt_state = MultiRunOptState(inner, diverged)
         return TrainState(state.step + 1, params, opt_state, state.key), metrics
 
-    multi = multiseed.make_multiseed_step(step)
-    mapped = multiseed.make_multiseed_step(step, runs_axis="map")
+    def run_step(state):
+        return step(state, None)
+
+    multi = train.make_multi_run_step(run_step)
+    mapped = train.make_multi_run_step(run_step, runs_axis="map")
     stacked_fns = {
         "vmap (multiseed)": jax.jit(lambda s: multi(s, None), donate_argnums=(0,)),
         "vmap (bare jax.vmap)": jax.jit(bare_vmap, donate_argnums=(0,)),
@@ -358,7 +362,7 @@ def make_jax_seed_runners(seeds: int = SEEDS) -> dict:
             lambda s: mapped(s, None), donate_argnums=(0,)
         ),
     }
-    single = jax.jit(step, donate_argnums=(0,))
+    single = jax.jit(run_step, donate_argnums=(0,))
     runners = {}
     holder = {"sequential": [init(key) for key in keys]}
 
@@ -372,7 +376,7 @@ def make_jax_seed_runners(seeds: int = SEEDS) -> dict:
     runners["sequential (10 calls)"] = sequential
 
     def make_stacked(name, fn):
-        holder[name] = multiseed.stack_states(init, keys)
+        holder[name] = train.stack_runs(init, keys)
 
         def run(n: int) -> None:
             state = holder[name]

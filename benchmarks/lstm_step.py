@@ -9,7 +9,7 @@ training step is forward + backward + Adam(1e-3), jitted once with the params
 and optimizer state donated. All candidates start from the same weights (the
 script prints their initial losses, which must agree):
 
-- genjax: `genjax.rnn.cells.init_lstm` + `genjax.rnn.unroll.unroll('lstm', ...)`
+- genjax: `genjax.rnn.cells.init_lstm` + `genjax.rnn.unroll('lstm', ...)`
   (a vmapped per-example step inside `lax.scan`), with `unroll` = 1, 4 and 8;
 - genjax + remat: the same with the cell step wrapped in `jax.checkpoint`;
 - hoisted: the input projection x @ W_x^T + b for all steps as one matmul before
@@ -46,8 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from genjax.rnn import cells, cudnn, fused
-from genjax.rnn import unroll as rnn_unroll
+from genjax.rnn import cells, cudnn, fused, unrolling
 
 BATCH, LENGTH, INPUT, HIDDEN, OUT, LONG = 32, 100, 32, 128, 1, 1000
 LR = 1e-3
@@ -96,7 +95,7 @@ def mse(ys, readout, targets):
 
 def genjax_loss(cell: cells.Cell | str = "lstm", unroll: int = 1):
     def loss(params, xs, targets):
-        _, ys = rnn_unroll.unroll(cell, params["lstm"], xs, unroll=unroll)
+        _, ys = unrolling.unroll(cell, params["lstm"], xs, unroll=unroll)
         return mse(ys, params["readout"], targets)
 
     return loss

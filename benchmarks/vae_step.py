@@ -72,7 +72,7 @@ def make_jax(batch_np: np.ndarray):
     optimizer = optax.adam(1e-3)
     step = jax.jit(T.make_train_step(models.make_elbo_loss(model), optimizer), donate_argnums=(0,))
     state = T.create_train_state(
-        models.init_params(model, jax.random.PRNGKey(0)), optimizer, jax.random.PRNGKey(1)
+        models.init_params(jax.random.PRNGKey(0), model), optimizer, jax.random.PRNGKey(1)
     )
     batch = {"image": jnp.asarray(batch_np)}
     holder = [state]
@@ -135,7 +135,7 @@ def make_torch(batch_np: np.ndarray):
 
 def time_importance_sampling(model, num_images: int, num_samples: int = 5000) -> float:
     """Seconds for the k-sample IS estimate of log p(x) on `num_images` test images (compiled)."""
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     x = data.binarize(jnp.asarray(data.load_mnist("test").flat()[:num_images]))
     chunk = min(100, num_images)
 

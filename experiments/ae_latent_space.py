@@ -25,23 +25,19 @@ import numpy as np
 from experiments import common
 from genjax import autoencoder as ae_lib
 from genjax import classifier as clf_lib
-from genjax import data, train
+from genjax import train
 from genjax.typing import Array, PRNGKey
 
 log = logging.getLogger("genjax")
 
-_FIELDS = {
-    "profile", "seed", "latent_dims", "main_latent_dim", "ae_hidden", "ae_num_steps",
-    "ae_learning_rate", "classifier_hidden", "classifier_num_steps", "classifier_learning_rate",
-    "batch_size", "num_probe_samples", "num_interp_pairs", "num_interp_points", "outside_scale",
-    "grid_size", "log_every",
-}  # fmt: skip
+# Step counts that may grow on a rerun into the same workdir (common.check_resumable): both
+# train constant-rate Adam from their checkpoints on, on batches that depend on the step alone.
+EXTENDABLE = ("ae_num_steps", "classifier_num_steps")
 PROBES = ("recon", "interp", "gaussian", "outside")
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
-    """Raises common.ConfigError for unknown fields or values that cannot work."""
-    common.require_fields(config, _FIELDS)
+    """Raises common.ConfigError for values that cannot work (data-bound sizes: `_load_mnist`)."""
     common.require_positive(
         config, "ae_num_steps", "ae_learning_rate", "classifier_num_steps",
         "classifier_learning_rate", "batch_size", "num_probe_samples", "num_interp_pairs",
@@ -77,10 +73,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise common.ConfigError(
             f"config.num_probe_samples (got {config.num_probe_samples}) must be >= 16 and "
             f"config.num_interp_pairs (got {config.num_interp_pairs}) >= 8 for the figures"
-        )
-    if config.num_probe_samples > 1000:
-        raise common.ConfigError(
-            f"config.num_probe_samples={config.num_probe_samples} exceeds the 1,000 test images"
         )
 
 
@@ -120,15 +112,24 @@ def _different_class_pairs(pair_key: PRNGKey, labels: np.ndarray, num: int) -> n
     return pairs[:num]
 
 
+def _load_mnist(config: ml_collections.ConfigDict):
+    """MNIST's (train, test) from config.mnist_source; ConfigError when a size does not fit."""
+    train_set, test_set = common.load_mnist(config)
+    common.require_batch_fits(config.batch_size, train_set.num_examples, "MNIST's training set")
+    if config.num_probe_samples > test_set.num_examples:
+        raise common.ConfigError(
+            f"config.num_probe_samples={config.num_probe_samples} exceeds the "
+            f"{test_set.num_examples:,} test images"
+        )
+    return train_set, test_set
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains the judge and the AEs, decodes the four probes, writes metrics and figures."""
     validate_config(config)
-
-    train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
-    common.require_batch_fits(config.batch_size, train_set.num_examples, "MNIST's training set")
-    workdir = common.prepare_workdir(workdir, config)
+    train_set, test_set = _load_mnist(config)
+    workdir = common.prepare_workdir(workdir, config, EXTENDABLE)
     train_data = {"image": train_set.images, "label": train_set.labels}
-    reference = jnp.asarray(train_set.images)
     test_images = jnp.asarray(test_set.images)
 
     root_key = jax.random.PRNGKey(config.seed)
@@ -136,80 +137,97 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
         root_key, 5
     )
     del root_key
-
-    # The judge.
-    clf = clf_lib.Classifier(tuple(config.classifier_hidden))
-    clf_params = clf.init(clf_init_key, test_images[:1])
-    clf_state = common.fit_adam(
-        clf_lib.classifier_loss(clf), clf_params, config.classifier_learning_rate,
-        clf_train_key, clf_data_key, train_data, config, config.classifier_num_steps,
-        workdir / "classifier",
-    )  # fmt: skip
-    classify = functools.partial(
-        jax.jit(clf_lib.predict_proba, static_argnums=0), clf, clf_state.params
+    classify, accuracy = _train_judge(
+        config, train_data, test_set, (clf_init_key, clf_train_key, clf_data_key), workdir
     )
-    test_probs = classify(test_images)
-    metrics: dict[str, float] = {
-        "classifier_test_accuracy": float(clf_lib.accuracy(test_probs, test_set.labels)),
-    }
-    log.info("classifier test accuracy %.4f", metrics["classifier_test_accuracy"])
+    metrics: dict[str, float] = {"classifier_test_accuracy": accuracy}
+    log.info("classifier test accuracy %.4f", accuracy)
 
     pair_key, probe_root_key = jax.random.split(probe_root_key)
     pairs = _different_class_pairs(pair_key, test_set.labels, config.num_interp_pairs)
     figures: dict[int, dict[str, Any]] = {}  # per latent size: what the figures show
     for dim in config.latent_dims:
-        suffix = "" if dim == config.main_latent_dim else f"_z{dim}"
-        init_key, train_key, data_key = jax.random.split(jax.random.fold_in(ae_root_key, dim), 3)
-        gauss_key, outside_key, eval_key = jax.random.split(
-            jax.random.fold_in(probe_root_key, dim), 3
-        )
-        model = ae_lib.Autoencoder(tuple(config.ae_hidden), dim)
-        params = model.init(init_key, test_images[:1])
-        loss_fn = ae_lib.make_reconstruction_loss(model)
-        state = common.fit_adam(
-            loss_fn, params, config.ae_learning_rate, train_key, data_key, train_data, config,
-            config.ae_num_steps, workdir / f"ae_z{dim}",
+        ae_metrics, figures[dim] = _probe_autoencoder(
+            config, dim, train_data, test_images, pairs, classify,
+            jax.random.fold_in(ae_root_key, dim), jax.random.fold_in(probe_root_key, dim), workdir,
         )  # fmt: skip
-        params = state.params
-        test_metrics = train.make_eval_step(loss_fn)(params, {"image": test_images}, eval_key)
-        metrics[f"ae_test_recon_loss{suffix}"] = float(test_metrics["loss"])
-        metrics[f"ae_test_recon_mse{suffix}"] = float(test_metrics["mse"])
-
-        encode = functools.partial(jax.jit(ae_lib.encode, static_argnums=0), model, params)
-        decode = functools.partial(jax.jit(ae_lib.decode_mean, static_argnums=0), model, params)
-        train_codes = encode(reference)
-        mean, cov = ae_lib.fit_gaussian(train_codes)
-        n = config.num_probe_samples
-        test_codes = encode(test_images)
-        lines = ae_lib.interpolate(
-            test_codes[pairs[:, 0]], test_codes[pairs[:, 1]], config.num_interp_points
-        )  # [pairs, points, d]
-        interior = jnp.reshape(lines[:, 1:-1], (-1, dim))
-        outside, r_max = ae_lib.outside_points(outside_key, train_codes, n, config.outside_scale)
-        decoded = {
-            "test": test_images[:n],  # the real images that "recon" reconstructs
-            "recon": decode(test_codes[:n]),
-            "interp": decode(interior),
-            "gaussian": decode(ae_lib.sample_gaussian(gauss_key, mean, cov, n)),
-            "outside": decode(outside),
-        }
-        judged = _judge(decoded, classify, reference)
-        metrics["classifier_confidence_test"], metrics["nn_distance_test"] = judged["test"]
-        for probe in PROBES:
-            conf, dist = judged[probe]
-            metrics[f"classifier_confidence_{probe}{suffix}"] = conf
-            metrics[f"nn_distance_{probe}{suffix}"] = dist
-        metrics[f"code_max_mahalanobis_radius{suffix}"] = float(r_max)
-        figures[dim] = {
-            "lines": decode(jnp.reshape(lines[:8], (-1, dim))).reshape(8, -1, 28, 28),
-            "gaussian": decoded["gaussian"][:16],
-            "outside": decoded["outside"][:16],
-            "test_codes": test_codes,
-            "decode": decode,
-        }
+        metrics.update(ae_metrics)
 
     _plot(figures, test_set.labels, config, workdir)
     return common.write_metrics(workdir, metrics)
+
+
+def _train_judge(config, train_data, test_set, keys, workdir: Path):
+    """The digit classifier: (`classify(images) -> probs`, its test accuracy)."""
+    init_key, train_key, data_key = keys
+    test_images = jnp.asarray(test_set.images)
+    clf = clf_lib.Classifier(tuple(config.classifier_hidden))
+    clf_params = clf.init(init_key, test_images[:1])
+    clf_state = common.fit_adam(
+        clf_lib.classifier_loss(clf), clf_params, config.classifier_learning_rate,
+        train_key, data_key, train_data, config, config.classifier_num_steps,
+        workdir / "classifier",
+    )  # fmt: skip
+    classify = functools.partial(
+        jax.jit(clf_lib.predict_proba, static_argnums=0), clf, clf_state.params
+    )
+    return classify, float(clf_lib.accuracy(classify(test_images), test_set.labels))
+
+
+def _probe_autoencoder(
+    config, dim: int, train_data, test_images: Array, pairs: np.ndarray, classify,
+    ae_key: PRNGKey, probe_key: PRNGKey, workdir: Path,
+) -> tuple[dict[str, float], dict[str, Any]]:  # fmt: skip
+    """Trains the latent-`dim` AE and judges its four probes; (metrics, what the figures show).
+
+    The metrics of `config.main_latent_dim` carry no suffix, the others `_z{dim}`.
+    """
+    suffix = "" if dim == config.main_latent_dim else f"_z{dim}"
+    init_key, train_key, data_key = jax.random.split(ae_key, 3)
+    gauss_key, outside_key, eval_key = jax.random.split(probe_key, 3)
+    model = ae_lib.Autoencoder(tuple(config.ae_hidden), dim)
+    loss_fn = ae_lib.make_reconstruction_loss(model)
+    params = common.fit_adam(
+        loss_fn, model.init(init_key, test_images[:1]), config.ae_learning_rate, train_key,
+        data_key, train_data, config, config.ae_num_steps, workdir / f"ae_z{dim}",
+    ).params  # fmt: skip
+    test_metrics = train.make_eval_step(loss_fn)(params, {"image": test_images}, eval_key)
+    metrics = {
+        f"ae_test_recon_loss{suffix}": float(test_metrics["loss"]),
+        f"ae_test_recon_mse{suffix}": float(test_metrics["mse"]),
+    }
+    encode = functools.partial(jax.jit(ae_lib.encode, static_argnums=0), model, params)
+    decode = functools.partial(jax.jit(ae_lib.decode_mean, static_argnums=0), model, params)
+    reference = jnp.asarray(train_data["image"])
+    train_codes = encode(reference)
+    mean, cov = ae_lib.fit_gaussian(train_codes)
+    n = config.num_probe_samples
+    test_codes = encode(test_images)
+    lines = ae_lib.interpolate(
+        test_codes[pairs[:, 0]], test_codes[pairs[:, 1]], config.num_interp_points
+    )  # [pairs, points, d]
+    outside, r_max = ae_lib.outside_points(outside_key, train_codes, n, config.outside_scale)
+    decoded = {
+        "test": test_images[:n],  # the real images that "recon" reconstructs
+        "recon": decode(test_codes[:n]),
+        "interp": decode(jnp.reshape(lines[:, 1:-1], (-1, dim))),
+        "gaussian": decode(ae_lib.sample_gaussian(gauss_key, mean, cov, n)),
+        "outside": decode(outside),
+    }
+    judged = _judge(decoded, classify, reference)
+    metrics["classifier_confidence_test"], metrics["nn_distance_test"] = judged["test"]
+    for probe in PROBES:
+        metrics[f"classifier_confidence_{probe}{suffix}"] = judged[probe][0]
+        metrics[f"nn_distance_{probe}{suffix}"] = judged[probe][1]
+    metrics[f"code_max_mahalanobis_radius{suffix}"] = float(r_max)
+    figure = {
+        "lines": decode(jnp.reshape(lines[:8], (-1, dim))).reshape(8, -1, 28, 28),
+        "gaussian": decoded["gaussian"][:16],
+        "outside": decoded["outside"][:16],
+        "test_codes": test_codes,
+        "decode": decode,
+    }
+    return metrics, figure
 
 
 def _plot(

@@ -5,6 +5,11 @@ An experiment module defines `train_and_evaluate(config, workdir) -> metrics`
 
     if __name__ == "__main__":
         common.run_experiment(__name__, train_and_evaluate)
+
+An experiment whose finished runs may be extended declares `EXTENDABLE`, the config
+fields that are total step counts of training loops that resume from their checkpoints
+(see `check_resumable`), and passes it to `prepare_workdir`: rerunning into the same
+workdir with a larger count trains on instead of being refused as a changed config.
 """
 
 from __future__ import annotations
@@ -124,6 +129,21 @@ def require_batch_fits(
         )
 
 
+def load_mnist(config: Mapping[str, Any]):
+    """MNIST's (train, test) `ImageDataset`s from `config.mnist_source` (`genjax.data.load_mnist`).
+
+    A source that cannot be read (a missing folder or file, a malformed file, a library
+    that is not installed) is a ConfigError naming the field.
+    """
+    from genjax import data
+
+    source = config["mnist_source"]
+    try:
+        return data.load_mnist("train", source=source), data.load_mnist("test", source=source)
+    except (OSError, ValueError, TypeError, ImportError) as e:
+        raise ConfigError(f"config.mnist_source={source!r} cannot be read: {e}") from e
+
+
 def write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
@@ -153,12 +173,21 @@ def _as_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
 RESUME_SAFE_KEYS = frozenset({"log_every"})
 
 
-def check_resumable(workdir: Path, config: ml_collections.ConfigDict) -> None:
+def check_resumable(
+    workdir: Path, config: ml_collections.ConfigDict, extendable: tuple[str, ...] = ()
+) -> None:
     """Raises ConfigError if `workdir` holds checkpoints saved under a different config.
 
     Training resumes from the checkpoints it finds in its workdir; resuming state
     trained with other seeds, rates or sizes would silently mix two runs in one
     metrics.json. Without checkpoints a rerun just overwrites, so any change is fine.
+
+    Args:
+      extendable: the experiment's `EXTENDABLE` fields, which may grow (never shrink):
+        each is the total step count of training loops that resume from their
+        checkpoints and whose steps do not depend on that total (no schedule, no data
+        drawn over it), so the rerun trains on to the new count and ends where a run
+        asked for that many steps from the start would.
     """
     if not workdir.is_dir() or next(workdir.rglob("checkpoints"), None) is None:
         return
@@ -177,6 +206,7 @@ def check_resumable(workdir: Path, config: ml_collections.ConfigDict) -> None:
     changed = sorted(
         k for k in set(old) | set(new)
         if k not in RESUME_SAFE_KEYS and old.get(k, missing) != new.get(k, missing)
+        and not (k in extendable and _grew(old.get(k), new.get(k)))
     )  # fmt: skip
     if changed:
         diffs = ", ".join(f"{k}: {old.get(k, '(absent)')!r} -> {new.get(k, '(absent)')!r}"
@@ -186,6 +216,12 @@ def check_resumable(workdir: Path, config: ml_collections.ConfigDict) -> None:
             f"{workdir} holds checkpoints of a run with a different config ({diffs}{more}); "
             "resuming them would mix two runs: use a fresh --workdir or delete that one"
         )
+
+
+def _grew(old: Any, new: Any) -> bool:
+    """Whether a step count went up (ints only: anything else is a change)."""
+    counts = [v for v in (old, new) if isinstance(v, int) and not isinstance(v, bool)]
+    return len(counts) == 2 and new > old
 
 
 def check_workdir(path: str | Path) -> Path:
@@ -211,18 +247,22 @@ def check_workdir(path: str | Path) -> Path:
     return path
 
 
-def prepare_workdir(workdir: str | Path, config: ml_collections.ConfigDict) -> Path:
+def prepare_workdir(
+    workdir: str | Path, config: ml_collections.ConfigDict, extendable: tuple[str, ...] = ()
+) -> Path:
     """Creates the run directory, writes config.json and environment.json; call after validating.
 
     A workdir with checkpoints of a run under another config is refused
     (`check_resumable`): a rerun with the same config resumes, a changed one starts fresh
-    elsewhere. A workdir that is a file or cannot be written is refused (`check_workdir`),
-    and so is one that another live process holds (`genjax.train.WorkdirLock`): two runs
-    in one folder would mix their metrics. The lock is held until `release_workdirs`.
+    elsewhere; a larger step count in one of the `extendable` fields (the experiment's
+    `EXTENDABLE`) trains on from the checkpoints. A workdir that is a file or cannot be
+    written is refused (`check_workdir`), and so is one that another live process holds
+    (`genjax.train.WorkdirLock`): two runs in one folder would mix their metrics. The
+    lock is held until `release_workdirs`.
     """
     workdir = check_workdir(Path(workdir))
     _workdir_locks.append(WorkdirLock(workdir).acquire())  # before anything is read or written
-    check_resumable(workdir, config)
+    check_resumable(workdir, config, extendable)
     write_config(workdir, config)
     provenance.write_environment(workdir)
     return workdir
@@ -260,6 +300,51 @@ def save_figure(fig, workdir: str | Path, name: str) -> Path:
     return path
 
 
+def plot_stability(rows, methods, depths, lrs, workdir: str | Path) -> Path:
+    """`workdir/stability.png`: per method, a (D depth x learning rate) table of a stability
+    study (gan_mixture's sweep): success fraction, coloured; the mean modes captured and
+    high-quality fraction over the cell's seeds written in it.
+
+    Args:
+      rows: (method, depth, lr, seed, modes, hq, success) per run.
+      methods: the methods' order (those without rows are left out).
+    """
+    import collections
+    import itertools
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = [m for m in methods if any(r[0] == m for r in rows)]
+    depths, lrs = tuple(depths), tuple(lrs)
+    counts = collections.Counter((r[0], r[1], r[2]) for r in rows)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        shape = (len(depths), len(lrs))
+        success, modes, hq = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        for method, depth, lr, _, m, h, ok in rows:
+            if method == name:
+                cell = depths.index(depth), lrs.index(lr)
+                n = counts[method, depth, lr]
+                success[cell] += ok / n
+                modes[cell] += m / n
+                hq[cell] += h / n
+        ax.imshow(success, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
+        ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+        ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("D hidden layers")
+        rate = np.mean([r[-1] for r in rows if r[0] == name])
+        ax.set_title(f"{name}: success {rate:.2f}", fontsize=10)
+        for i, j in itertools.product(range(len(depths)), range(len(lrs))):
+            text = f"{success[i, j]:.2f}\n{modes[i, j]:.1f} m, {hq[i, j]:.0%}"
+            ax.text(j, i, text, ha="center", va="center", color="w", fontsize=7)
+    fig.suptitle("success rate (colour); mean modes captured and high-quality share (text)",
+                 fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    return save_figure(fig, workdir, "stability")
+
+
 def fit_adam(
     loss_fn, params, learning_rate: float, train_key, data_key, batch_data, config,
     num_steps: int, workdir: str | Path,
@@ -280,6 +365,42 @@ def fit_adam(
         state, step, batch_fn, num_steps, workdir=workdir, log_every=config.log_every,
         tensorboard=False,
     ).state  # fmt: skip
+
+
+def experiment_fn(name: str) -> Callable[..., Mapping[str, float]]:
+    """`train_and_evaluate` of experiment `name`, imported when called for.
+
+    The one way an experiment runs another's (music_jsb runs music's on its own config)
+    and the main job runs each: experiments import no other experiment's internals.
+    """
+    return importlib.import_module(f"experiments.{name}").train_and_evaluate
+
+
+# Shared by experiments.music and experiments.music_merge, which joins music runs.
+def music_dataset_prefixes(config: Mapping[str, Any]) -> list[str]:
+    """The metric prefixes of the datasets a music config trains: '' for the data_path file,
+    'chorales_' for music21's chorales. Takes the ConfigDict or a run's saved config.json
+    (those written before the `chorales` field trained the chorales always)."""
+    wanted = (("", config.get("data_path")), ("chorales_", config.get("chorales", True)))
+    return [prefix for prefix, on in wanted if on]
+
+
+def select_music_cell(metrics: dict[str, float], cells, prefix: str = "") -> str:
+    """The cell with the lowest `{prefix}valid_nll_per_step_{cell}`; writes its valid and test
+    NLL as `{prefix}{split}_nll_per_step_selected` (and `..._selected_all_frames` where the
+    cell has them) and `{prefix}selected_cell_index` (its index in `genjax.rnn.CELL_NAMES`)."""
+    from genjax.rnn.cells import CELL_NAMES
+
+    selected = min(cells, key=lambda c: metrics[f"{prefix}valid_nll_per_step_{c}"])
+    for split in ("valid", "test"):
+        metrics[f"{prefix}{split}_nll_per_step_selected"] = metrics[
+            f"{prefix}{split}_nll_per_step_{selected}"
+        ]
+        all_frames = f"{prefix}{split}_nll_per_step_{selected}_all_frames"
+        if all_frames in metrics:
+            metrics[f"{prefix}{split}_nll_per_step_selected_all_frames"] = metrics[all_frames]
+    metrics[f"{prefix}selected_cell_index"] = float(CELL_NAMES.index(selected))
+    return selected
 
 
 def setup_logging() -> None:

@@ -20,9 +20,10 @@ per_run.json after each variant and stability_runs.json after each sweep cell.
 
 The runs must share every config field but the ones that split the work (checked),
 and no piece may come from two runs. The merged metrics.json is recomputed from
-the pieces' per-seed numbers (the means `gan_mixture` reports) and the sweep's rows
-(`gan_mixture.stability_metrics`); per_run.json, stability_runs.json, stability.png
-and config.json (the union of the pieces) are written beside it, and
+the pieces' per-seed numbers (`genjax.gan.metrics.seed_summary`, the means
+`gan_mixture` reports) and the sweep's rows (`genjax.gan.metrics.stability_metrics`);
+per_run.json, stability_runs.json, stability.png and config.json (the union of the
+pieces) are written beside it, and
 merge_sources.json says which run each piece came from. Sample figures stay in
 the runs' own folders. Keys depend on names (dataset, variant, sweep depth), so
 the merged pieces are the ones a single run would train.
@@ -37,8 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import common, gan_mixture
+from experiments import common
 from experiments.configs import gan_mixture as gan_mixture_config
+from genjax.gan import metrics as gan_metrics
 
 # Fields that may differ between the merged runs: which pieces each trained.
 _SPLIT_FIELDS = (
@@ -98,8 +100,9 @@ def _row_matches(row: dict, patterns: list[str] | None) -> bool:
 
 
 def _per_seed_arrays(numbers: dict[str, list]) -> dict[str, np.ndarray]:
-    """per_run.json's lists as `score_runs` returned them: float32 statistics from JAX, float64
-    W1 (scipy's assignment), so the merged means match a single run's to the last digit."""
+    """per_run.json's lists as gan_mixture's `score_runs` returned them: float32 statistics
+    from JAX, float64 W1 (scipy's assignment), so the merged means match a single run's to
+    the last digit."""
     arrays = {k: np.asarray(numbers[k], np.float32) for k in ("modes", "hq", "reverse_kl")}
     arrays["w1"] = np.asarray(numbers["w1"], np.float64)
     return arrays
@@ -138,24 +141,27 @@ def merge(runs: list[tuple[Path, list[str] | None]], out: Path) -> dict[str, flo
             raise ValueError(f"{d}: nothing selected (selection {patterns})")
     metrics: dict[str, float] = {}
     for prefix, numbers in per_run.items():
-        metrics.update(gan_mixture.variant_metrics(prefix, _per_seed_arrays(numbers)))
+        summary = gan_metrics.seed_summary(_per_seed_arrays(numbers))
+        metrics.update({f"{prefix}_{k}": v for k, v in summary.items()})
     metrics["num_modes_ring"], metrics["num_modes_grid"] = 8.0, 25.0
     config = dict(configs[0])
     config["datasets"] = [ds for ds in _DATASETS if any(p.startswith(f"{ds}_") for p in per_run)]
-    config["variants"] = [v for v in gan_mixture_config.ALL_VARIANTS
-                          if any(p.partition("_")[2] == v for p in per_run)]  # fmt: skip
+    trained = {p.partition("_")[2] for p in per_run}
+    presets = [v for v in gan_mixture_config.ALL_VARIANTS if v in trained]
+    config["variants"] = presets + sorted(trained - set(presets))
     config["stability_sweep"] = bool(rows)
     out.mkdir(parents=True, exist_ok=True)
     if rows:
-        method_order = {m: i for i, m in enumerate(gan_mixture.STABILITY_METHODS)}
+        methods = gan_mixture_config.STABILITY_METHODS
+        method_order = {m: i for i, m in enumerate(methods)}
         rows.sort(key=lambda r: (method_order[r["variant"]], r["depth"], r["lr"], r["seed"]))
         tuples = [tuple(r[f] for f in _ROW_FIELDS) for r in rows]
-        metrics.update(gan_mixture.stability_metrics(tuples))
+        metrics.update(gan_metrics.stability_metrics(tuples))
         depths = sorted({r["depth"] for r in rows})
-        config["stability_methods"] = [m for m in gan_mixture.STABILITY_METHODS
-                                       if any(r["variant"] == m for r in rows)]  # fmt: skip
+        config["stability_methods"] = [m for m in methods if any(r["variant"] == m for r in rows)]
         config["stability_disc_depths"] = depths
-        gan_mixture._plot_stability(tuples, depths, config["stability_learning_rates"], out)
+        lrs = config["stability_learning_rates"]
+        common.plot_stability(tuples, methods, depths, lrs, out)
         common.write_json(out / "stability_runs.json", rows)
     common.write_json(out / "per_run.json", per_run)
     common.write_json(out / "config.json", config)

@@ -6,7 +6,8 @@ and discriminator/critic. The judge is the library's MLP digit classifier
 (`genjax.classifier`) trained on the same split; on `num_samples` generated digits
 per variant it measures:
 
-- `{variant}_class_histogram_kl`: KL(histogram of predicted classes || uniform),
+- `{variant}_class_histogram_kl`: KL(histogram of predicted classes || uniform)
+  (`genjax.gan.metrics.class_histogram_kl`),
   nats: 0 when the ten digits appear equally often, log 10 = 2.30 when one digit
   is all there is (mode coverage over the ten digits);
 - `{variant}_classifier_confidence`: mean max-softmax (how digit-like the
@@ -35,6 +36,7 @@ from experiments import common
 from genjax import classifier as clf_lib
 from genjax import data, gan, train
 from genjax.gan import variants
+from genjax.gan.metrics import class_histogram_kl
 
 log = logging.getLogger("genjax")
 
@@ -58,14 +60,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise common.ConfigError(f"config.gp_weight must be >= 0, got {config.gp_weight}")
     if not 0 <= config.leaky_slope < 1:
         raise common.ConfigError(f"config.leaky_slope must be in [0, 1), got {config.leaky_slope}")
-
-
-def class_histogram_kl(labels: np.ndarray, num_classes: int = 10) -> float:
-    """KL(empirical class histogram || uniform) in nats (0 * log 0 = 0)."""
-    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
-    p = counts / counts.sum()
-    nz = p > 0
-    return float(np.sum(p[nz] * np.log(p[nz] * num_classes)))
 
 
 def _optimizers(variant, config):
@@ -103,7 +97,7 @@ def _train_variant(variant, images, config, key, workdir):
     )  # fmt: skip
     t0 = time.perf_counter()
     result = train.train(
-        state, lambda s, _: step(s), lambda s: None, config.num_steps,
+        state, step, lambda s: None, config.num_steps,
         workdir=workdir / variant.name, log_every=config.log_every, tensorboard=False,
     )  # fmt: skip
     seconds = time.perf_counter() - t0

@@ -86,6 +86,17 @@ def make_players(config, key):
     return disc, gen_params, disc_params
 
 
+def _latest_checkpoint_step(workdir: Path | None) -> int | None:
+    """The newest checkpoint's step in `workdir`, or None (no checkpoint yet)."""
+    if workdir is None or not (Path(workdir) / "checkpoints").is_dir():
+        return None
+    ckpt = train.Checkpointer(workdir)
+    try:
+        return ckpt.latest_step()
+    finally:
+        ckpt.close()
+
+
 def pretrain_until(state, train_step, batch_fn, measure, target, *, max_steps, check_every,
                    workdir, log_every):  # fmt: skip
     """Trains until `measure(state) <= target`, checked every `check_every` steps.
@@ -94,8 +105,13 @@ def pretrain_until(state, train_step, batch_fn, measure, target, *, max_steps, c
     saturating G's gradient is proportional to D(G(z)), so how sure D is decides the
     run. Stops at `max_steps` with a warning if the target is not reached.
     `train.train` resumes from its checkpoint in `workdir`, so each chunk continues
-    the last.
+    the last, and a rerun first restores the last chunk's checkpoint (where the first
+    run stopped) and stops there too.
     """
+    saved = _latest_checkpoint_step(workdir)
+    if saved is not None and saved > int(jax.device_get(state.step)):
+        state = train.train(state, train_step, batch_fn, saved, workdir=workdir,
+                            log_every=log_every).state  # fmt: skip
     while True:
         done = int(jax.device_get(state.step))
         value = measure(state)

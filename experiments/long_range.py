@@ -56,6 +56,11 @@ from genjax.train.writer import METRICS_FILE, read_metrics
 
 log = logging.getLogger("genjax")
 
+# Step counts that may grow on a rerun into the same workdir (common.check_resumable): each
+# group trains at a constant rate from its checkpoints on, each step's batches drawn from
+# the step's key alone.
+EXTENDABLE = ("adding_steps", "sgd_steps", "copy_steps")
+
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises `common.ConfigError` naming the first field that cannot work."""
@@ -88,16 +93,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     common.require_choice(config, "sgd_cell", CELL_NAMES)
 
 
-def _adding_loss(cell, window, params, batch):
-    pred = arch.many_to_one(cell, params, batch.inputs, window=window)[:, 0]
-    return jnp.mean((pred - batch.targets) ** 2)
-
-
-def _copy_loss(cell, window, params, batch):
-    logits = arch.many_to_many(cell, params, batch.inputs, window=window)
-    return arch.sequence_softmax_xent(logits, batch.targets)
-
-
 def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, workdir, *,
                window=None, min_lags=None):  # fmt: skip
     """Trains len(max_norms) runs of one (task, T, cell) together; returns (test [R], dead [R]).
@@ -116,10 +111,10 @@ def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, wor
                 lambda *xs: jnp.select([lag == m for m in distinct], xs), *batches
             )
 
-        loss, d_in, d_out, options = _adding_loss, 2, 1, jnp.asarray(lags)
+        loss, d_in, d_out, options = tasks.adding_loss, 2, 1, jnp.asarray(lags)
     else:
         make = lambda key, _, size: tasks.copy_batch(key, size, length)  # noqa: E731
-        loss, d_in, d_out = _copy_loss, tasks.COPY_INPUT_CLASSES, tasks.COPY_OUTPUT_CLASSES
+        loss, d_in, d_out = tasks.copy_loss, tasks.COPY_INPUT_CLASSES, tasks.COPY_OUTPUT_CLASSES
         options = jnp.zeros((runs,), jnp.int32)
     run_keys = jax.random.split(key, runs)
     state = training.init_multi_run_state(
@@ -127,7 +122,7 @@ def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, wor
         optimizer, run_keys, key,
     )  # fmt: skip
     step = training.make_multi_run_step(
-        functools.partial(loss, cell, window), optimizer,
+        functools.partial(loss, cell, window=window), optimizer,
         lambda k, option: make(k, option, config.batch_size), run_keys, max_norms, options,
     )  # fmt: skip
     result = train(
@@ -138,7 +133,7 @@ def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, wor
     per_variant = {
         int(o): np.asarray(
             training.evaluate_runs(
-                functools.partial(loss, cell, None),
+                functools.partial(loss, cell, window=None),
                 result.state.params,
                 make(test_key, o, config.test_size),
             )  # fmt: skip
@@ -147,15 +142,6 @@ def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, wor
     }
     test = np.array([per_variant[int(o)][r] for r, o in enumerate(np.asarray(options))])
     return test, np.asarray(result.state.opt_state.diverged)
-
-
-def readout_only(optimizer: optax.GradientTransformation) -> optax.GradientTransformation:
-    """`optimizer` on the params' 'readout' entry; every other entry (the recurrence) frozen."""
-
-    def labels(params):  # a prefix of the params tree, as in sequence_tasks
-        return {name: "train" if name == "readout" else "frozen" for name in params}
-
-    return optax.multi_transform({"train": optimizer, "frozen": optax.set_to_zero()}, labels)
 
 
 def _summarise(metrics, prefix, test, dead, baseline, factor, suffix=""):
@@ -204,85 +190,98 @@ def plot_training_curves(group_dirs: Iterable[str | Path], workdir: str | Path) 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains every group; writes metrics.json and config.json."""
     validate_config(config)
-    workdir = common.prepare_workdir(workdir, config)
+    workdir = common.prepare_workdir(workdir, config, EXTENDABLE)
     key = jax.random.PRNGKey(config.seed)
     metrics: dict[str, float] = {}
-    inf, factor, clip = float("inf"), config.divergence_factor, config.clip_norm
-    n = config.num_seeds
-    both = [inf] * n + [clip] * n  # seeds without, then with clipping
-
-    def group(tag, *args, **kwargs):
-        t0 = time.perf_counter()
-        out = _run_group(config, *args, workdir=workdir / tag, **kwargs)
-        metrics[f"seconds_{tag}"] = time.perf_counter() - t0
-        log.info("%s: test %s (%.0fs)", tag, np.round(out[0], 4), metrics[f"seconds_{tag}"])
-        common.write_json(workdir / "metrics_partial.json", metrics)  # what a cut run keeps
-        return out
-
-    def both_settings(tag, unit, test, dead, baseline):
-        _summarise(metrics, f"{tag}_test_{unit}", test[:n], dead[:n], baseline, factor)
-        _summarise(metrics, f"{tag}_test_{unit}", test[n:], dead[n:], baseline, factor, "_clip")
-
-    adam = optax.adam(config.learning_rate)
-    base = tasks.ADDING_BASELINE_MSE
+    group = functools.partial(_timed_group, config, metrics, workdir)
     for length in config.lengths:
-        metrics[f"adding_T{length}_baseline_mse"] = base
-        k_len = jax.random.fold_in(key, length)
-        # 3.6: the cells on the standard task, with and without clipping. 3.5: the LSTM's
-        # group also trains, with full BPTT, the control runs on the variant whose markers
-        # all lie more than K steps before the end; truncated BPTT (window K) on it follows.
-        K, m = config.tbptt_window, config.tbptt_seeds
-        for ci, cell in enumerate(config.cells):
-            tag = f"adding_T{length}_{cell}"
-            far = m if cell == "lstm" else 0
-            test, dead = group(tag, "adding", length, cell, both + [clip] * far, adam,
-                               config.adding_steps, jax.random.fold_in(k_len, ci),
-                               min_lags=[0] * (2 * n) + [K] * far)  # fmt: skip
-            both_settings(tag, "mse", test[: 2 * n], dead[: 2 * n], base)
-            if far:
-                _summarise(metrics, f"adding_T{length}_lstm_far_full_test_mse", test[2 * n :],
-                           dead[2 * n :], base, inf)  # fmt: skip
-        if m:
-            tag = f"adding_T{length}_lstm_tbptt"
-            test, dead = group(tag, "adding", length, "lstm", [clip] * m, adam,
-                               config.adding_steps, jax.random.fold_in(k_len, 10), window=K,
-                               min_lags=[K] * m)  # fmt: skip
-            _summarise(metrics, f"{tag}_test_mse", test, dead, base, inf)
-        if config.readout_only_seeds:  # 3.5's diagnostic: the tbptt runs, recurrence frozen
-            tag, r = f"adding_T{length}_lstm_readout_only", config.readout_only_seeds
-            test, dead = group(tag, "adding", length, "lstm", [clip] * r, readout_only(adam),
-                               config.adding_steps, jax.random.fold_in(k_len, 11), window=K,
-                               min_lags=[K] * r)  # fmt: skip
-            _summarise(metrics, f"{tag}_test_mse", test, dead, base, inf)
-        # 3.4: plain SGD on the tanh RNN, with and without clipping.
-        cell, s = config.sgd_cell, config.sgd_seeds
-        if s:
-            tag = f"adding_T{length}_sgd_{cell}"
-            test, dead = group(tag, "adding", length, cell, [inf] * s + [clip] * s,
-                               optax.sgd(config.sgd_learning_rate), config.sgd_steps,
-                               jax.random.fold_in(k_len, 12))  # fmt: skip
-            _summarise(metrics, f"{tag}_test_mse", test[:s], dead[:s], base, factor)
-            _summarise(metrics, f"{tag}_test_mse", test[s:], dead[s:], base, factor, "_clip")
-    copy_adam = optax.adam(config.copy_learning_rate) if config.copy_lengths else None
+        _adding_groups(config, length, jax.random.fold_in(key, length), group, metrics)
     for length in config.copy_lengths:
-        base = tasks.copy_baseline_xent(length)
-        metrics[f"copy_T{length}_baseline_xent"] = base
-        k_len = jax.random.fold_in(key, 10**4 + length)
-        for ci, cell in enumerate(config.cells):
-            tag = f"copy_T{length}_{cell}"
-            test, dead = group(tag, "copy", length, cell, both, copy_adam, config.copy_steps,
-                               jax.random.fold_in(k_len, ci))  # fmt: skip
-            both_settings(tag, "xent", test, dead, base)
-        if config.tbptt_seeds:
-            tag = f"copy_T{length}_lstm_tbptt"
-            test, dead = group(tag, "copy", length, "lstm", [clip] * config.tbptt_seeds,
-                               copy_adam, config.copy_steps, jax.random.fold_in(k_len, 10),
-                               window=config.tbptt_window)  # fmt: skip
-            _summarise(metrics, f"{tag}_test_xent", test, dead, base, inf)
+        _copy_groups(config, length, jax.random.fold_in(key, 10**4 + length), group, metrics)
     plot_training_curves(
         sorted(p for p in workdir.iterdir() if (p / METRICS_FILE).exists()), workdir
     )
     return common.write_metrics(workdir, metrics)
+
+
+def _timed_group(config, metrics, workdir: Path, tag: str, *args, **kwargs):
+    """`_run_group` into `workdir/tag`, its seconds in `metrics`; metrics_partial.json updated."""
+    t0 = time.perf_counter()
+    out = _run_group(config, *args, workdir=workdir / tag, **kwargs)
+    metrics[f"seconds_{tag}"] = time.perf_counter() - t0
+    log.info("%s: test %s (%.0fs)", tag, np.round(out[0], 4), metrics[f"seconds_{tag}"])
+    common.write_json(workdir / "metrics_partial.json", metrics)  # what a cut run keeps
+    return out
+
+
+def _summarise_both(metrics, config, tag, unit, test, dead, baseline):
+    """`_summarise` of the first num_seeds runs (no clipping) and the next (`_clip`)."""
+    n, factor = config.num_seeds, config.divergence_factor
+    _summarise(metrics, f"{tag}_test_{unit}", test[:n], dead[:n], baseline, factor)
+    _summarise(metrics, f"{tag}_test_{unit}", test[n:], dead[n:], baseline, factor, "_clip")
+
+
+def _adding_groups(config, length: int, k_len, group, metrics) -> None:
+    """The adding problem at T = `length`: 3.6's cells (and 3.5's far-marker control in the
+    LSTM's group), 3.5's truncated BPTT and its readout-only diagnostic, 3.4's SGD runs."""
+    inf, clip, n = float("inf"), config.clip_norm, config.num_seeds
+    adam, base = optax.adam(config.learning_rate), tasks.ADDING_BASELINE_MSE
+    metrics[f"adding_T{length}_baseline_mse"] = base
+    # 3.6: the cells on the standard task, with and without clipping. 3.5: the LSTM's
+    # group also trains, with full BPTT, the control runs on the variant whose markers
+    # all lie more than K steps before the end; truncated BPTT (window K) on it follows.
+    K, m = config.tbptt_window, config.tbptt_seeds
+    for ci, cell in enumerate(config.cells):
+        tag = f"adding_T{length}_{cell}"
+        far = m if cell == "lstm" else 0
+        test, dead = group(tag, "adding", length, cell, [inf] * n + [clip] * n + [clip] * far,
+                           adam, config.adding_steps, jax.random.fold_in(k_len, ci),
+                           min_lags=[0] * (2 * n) + [K] * far)  # fmt: skip
+        _summarise_both(metrics, config, tag, "mse", test[: 2 * n], dead[: 2 * n], base)
+        if far:
+            _summarise(metrics, f"adding_T{length}_lstm_far_full_test_mse", test[2 * n :],
+                       dead[2 * n :], base, inf)  # fmt: skip
+    if m:
+        tag = f"adding_T{length}_lstm_tbptt"
+        test, dead = group(tag, "adding", length, "lstm", [clip] * m, adam,
+                           config.adding_steps, jax.random.fold_in(k_len, 10), window=K,
+                           min_lags=[K] * m)  # fmt: skip
+        _summarise(metrics, f"{tag}_test_mse", test, dead, base, inf)
+    if config.readout_only_seeds:  # 3.5's diagnostic: the tbptt runs, recurrence frozen
+        tag, r = f"adding_T{length}_lstm_readout_only", config.readout_only_seeds
+        test, dead = group(tag, "adding", length, "lstm", [clip] * r, arch.readout_only(adam),
+                           config.adding_steps, jax.random.fold_in(k_len, 11), window=K,
+                           min_lags=[K] * r)  # fmt: skip
+        _summarise(metrics, f"{tag}_test_mse", test, dead, base, inf)
+    # 3.4: plain SGD on the tanh RNN, with and without clipping.
+    cell, s = config.sgd_cell, config.sgd_seeds
+    if s:
+        tag = f"adding_T{length}_sgd_{cell}"
+        test, dead = group(tag, "adding", length, cell, [inf] * s + [clip] * s,
+                           optax.sgd(config.sgd_learning_rate), config.sgd_steps,
+                           jax.random.fold_in(k_len, 12))  # fmt: skip
+        factor = config.divergence_factor
+        _summarise(metrics, f"{tag}_test_mse", test[:s], dead[:s], base, factor)
+        _summarise(metrics, f"{tag}_test_mse", test[s:], dead[s:], base, factor, "_clip")
+
+
+def _copy_groups(config, length: int, k_len, group, metrics) -> None:
+    """The copy task at T = `length`: every cell with and without clipping, and the LSTM
+    with truncated BPTT."""
+    base = tasks.copy_baseline_xent(length)
+    metrics[f"copy_T{length}_baseline_xent"] = base
+    copy_adam, clip, n = optax.adam(config.copy_learning_rate), config.clip_norm, config.num_seeds
+    for ci, cell in enumerate(config.cells):
+        tag = f"copy_T{length}_{cell}"
+        test, dead = group(tag, "copy", length, cell, [float("inf")] * n + [clip] * n, copy_adam,
+                           config.copy_steps, jax.random.fold_in(k_len, ci))  # fmt: skip
+        _summarise_both(metrics, config, tag, "xent", test, dead, base)
+    if config.tbptt_seeds:
+        tag = f"copy_T{length}_lstm_tbptt"
+        test, dead = group(tag, "copy", length, "lstm", [clip] * config.tbptt_seeds,
+                           copy_adam, config.copy_steps, jax.random.fold_in(k_len, 10),
+                           window=config.tbptt_window)  # fmt: skip
+        _summarise(metrics, f"{tag}_test_xent", test, dead, base, float("inf"))
 
 
 if __name__ == "__main__":

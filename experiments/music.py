@@ -40,11 +40,10 @@ from pathlib import Path
 import jax
 import ml_collections
 import numpy as np
-import optax
 
 from experiments import common
-from genjax import data, train
 from genjax.data import music
+from genjax.random_keys import named_key
 from genjax.rnn import architectures as arch
 from genjax.rnn import polyphonic
 from genjax.rnn.cells import CELL_NAMES
@@ -73,21 +72,13 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         )
     if config.data_path and not Path(config.data_path).expanduser().is_file():
         raise common.ConfigError(f"config.data_path {config.data_path!r} is not a file")
-    if not dataset_prefixes(config):
+    if not common.music_dataset_prefixes(config):
         raise common.ConfigError("nothing to train: config.chorales is False and no data_path")
-
-
-def dataset_prefixes(config) -> list[str]:
-    """The metric prefixes of the datasets a config trains: '' for the data_path file,
-    'chorales_' for music21's chorales. Takes the ConfigDict or a run's saved config.json
-    (those written before the `chorales` field trained the chorales always)."""
-    wanted = (("", config.get("data_path")), ("chorales_", config.get("chorales", True)))
-    return [prefix for prefix, on in wanted if on]
 
 
 def _load_datasets(config) -> dict[str, music.PolyphonicDataset]:
     """{metric prefix: dataset}; a malformed data_path file is a ConfigError."""
-    prefixes = dataset_prefixes(config)
+    prefixes = common.music_dataset_prefixes(config)
     datasets = {}
     if "" in prefixes:
         try:
@@ -117,73 +108,16 @@ def _scores(cell, skip_first, params, inputs, targets, lengths):
     )  # fmt: skip
 
 
-def _train_cell(config, cell, arrays, key):
-    """Trains one cell; returns (params at the best valid step, best step, eval records,
-    the jitted `nll(params, inputs, targets, lengths)`)."""
-    k_init, k_data, k_train = jax.random.split(key, 3)
-    params = polyphonic.init(k_init, cell, config.hidden_dim, num_layers=config.num_layers)
-    schedule = optax.cosine_decay_schedule(config.learning_rate, config.num_steps, alpha=0.05)
-    optimizer = optax.chain(optax.clip_by_global_norm(config.clip_norm), optax.adam(schedule))
-    if config.ema_decay > 0:  # evaluate (and keep) the average of the iterates
-        optimizer = optax.chain(optimizer, train.param_ema(config.ema_decay))
-
-    def model_params(state):
-        return train.averaged_params(state.opt_state) if config.ema_decay > 0 else state.params
-
-    def loss_fn(params, batch, step_key):
-        inputs, targets, lengths = batch
-        k_shift, k_drop = jax.random.split(step_key)
-        inputs = polyphonic.transpose(k_shift, inputs, config.transpose_max)
-        targets = polyphonic.transpose(k_shift, targets, config.transpose_max)
-        logits = polyphonic.logits(
-            cell, params, inputs, lengths, key=k_drop,
-            input_dropout=config.input_dropout, output_dropout=config.output_dropout,
-        )  # fmt: skip
-        return arch.sequence_bernoulli_nll(logits, targets, lengths), {}
-
-    nll = jax.jit(
-        functools.partial(polyphonic.nll_per_step, cell, skip_first=_skip_first(config))
+def _train_cell(config, cell, arrays, key) -> polyphonic.FitResult:
+    """`polyphonic.fit` of one cell with the config's settings."""
+    return polyphonic.fit(
+        key, cell, arrays, hidden_dim=config.hidden_dim, num_layers=config.num_layers,
+        batch_size=config.batch_size, learning_rate=config.learning_rate,
+        clip_norm=config.clip_norm, num_steps=config.num_steps, eval_every=config.eval_every,
+        log_every=config.log_every, ema_decay=config.ema_decay,
+        transpose_max=config.transpose_max, input_dropout=config.input_dropout,
+        output_dropout=config.output_dropout, skip_first=_skip_first(config),
     )  # fmt: skip
-    best = {"nll": float("inf"), "params": params, "step": 0}
-
-    def eval_fn(state):
-        params = model_params(state)
-        valid = float(nll(params, *arrays["valid"]))
-        if valid < best["nll"]:
-            best.update(nll=valid, params=jax.device_get(params), step=int(state.step))
-        record, last = {"valid_nll": valid}, ""
-        if config.ema_decay > 0:  # the last iterate beside the average, for comparison
-            record["valid_nll_last_iterate"] = float(nll(state.params, *arrays["valid"]))
-            last = f"; last iterate {record['valid_nll_last_iterate']:.3f}"
-        log.info("%s step %d: valid NLL %.3f (best %.3f at step %d)%s", cell, int(state.step),
-                 valid, best["nll"], best["step"], last)  # fmt: skip
-        return record
-
-    result = train.train(
-        train.create_train_state(params, optimizer, k_train),
-        train.make_train_step(loss_fn, optimizer),
-        data.make_batch_fn(arrays["train"], config.batch_size, k_data),
-        config.num_steps, log_every=config.log_every, eval_fn=eval_fn,
-        eval_every=config.eval_every,
-    )  # fmt: skip
-    evals = [r for r in result.history if "valid_nll" in r]
-    return best["params"], best["step"], evals, nll
-
-
-def select_cell(metrics: dict[str, float], cells, prefix: str = "") -> str:
-    """The cell with the lowest `{prefix}valid_nll_per_step_{cell}`; writes its valid and test
-    NLL as `{prefix}{split}_nll_per_step_selected` (and `..._selected_all_frames` where the
-    cell has them) and `{prefix}selected_cell_index`."""
-    selected = min(cells, key=lambda c: metrics[f"{prefix}valid_nll_per_step_{c}"])
-    for split in ("valid", "test"):
-        metrics[f"{prefix}{split}_nll_per_step_selected"] = metrics[
-            f"{prefix}{split}_nll_per_step_{selected}"
-        ]
-        all_frames = f"{prefix}{split}_nll_per_step_{selected}_all_frames"
-        if all_frames in metrics:
-            metrics[f"{prefix}{split}_nll_per_step_selected_all_frames"] = metrics[all_frames]
-    metrics[f"{prefix}selected_cell_index"] = float(CELL_NAMES.index(selected))
-    return selected
 
 
 def _plot_curves(curves: dict[str, list[dict]], marginal: float, title: str, workdir, name):
@@ -257,7 +191,7 @@ def _run_dataset(config, prefix, dataset, key, workdir) -> dict[str, float]:
         log.info("%s %s: valid %.3f, test %.3f nats/step (best step %d)", label, cell,
                  metrics[f"{prefix}valid_nll_per_step_{cell}"],
                  metrics[f"{prefix}test_nll_per_step_{cell}"], step)  # fmt: skip
-    selected = select_cell(metrics, config.cells, prefix)
+    selected = common.select_music_cell(metrics, config.cells, prefix)
     _plot_curves(curves, valid_marginal, f"{label}: valid NLL per time step", workdir,
                  f"{prefix}valid_curves")  # fmt: skip
     # Generation: the first pieces of the test split long enough for primer + continuation.
@@ -268,9 +202,10 @@ def _run_dataset(config, prefix, dataset, key, workdir) -> dict[str, float]:
         primer = np.stack([r[:p] for r in pieces])
         truth = np.stack([r[p : p + g] for r in pieces])
         sample = jax.jit(
-            functools.partial(polyphonic.continue_piece, selected), static_argnums=(2,)
-        )  # fmt: skip
-        sampled = np.asarray(sample(models[selected], primer, g, jax.random.fold_in(key, 99)))
+            lambda k, params, primer, n: polyphonic.continue_piece(k, selected, params, primer, n),
+            static_argnums=3,
+        )
+        sampled = np.asarray(sample(named_key(key, "generate"), models[selected], primer, g))
         metrics[f"{prefix}generated_notes_per_frame"] = float(sampled.sum(-1).mean())
         metrics[f"{prefix}real_notes_per_frame"] = float(truth.sum(-1).mean())
         _plot_rolls(primer, sampled, truth, f"{label}: {selected}, sampled from a primer",

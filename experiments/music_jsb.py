@@ -11,10 +11,17 @@ pitch baseline, valid_curves.png and piano_roll.png.
 
 from __future__ import annotations
 
-from experiments import common
-from experiments.music import train_and_evaluate
+from pathlib import Path
 
-__all__ = ["train_and_evaluate"]
+import ml_collections
+
+from experiments import common
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
+    """`experiments.music`'s run on this experiment's config."""
+    return common.experiment_fn("music")(config, workdir)
+
 
 if __name__ == "__main__":
     common.run_experiment(__name__, train_and_evaluate)

@@ -9,10 +9,11 @@ Runs may also split the datasets (`--config.chorales=False` with `data_path` for
 alone; `data_path` left empty for the chorales alone). They must share every other
 config field (checked), and no cell may appear twice on one dataset. The merged
 metrics.json holds each run's per-cell metrics, and the `_selected` metrics are
-chosen again, by valid NLL, across all the runs' cells, as `experiments.music`
-does within one run; config.json gets the union of the cells. Figures stay in the
-runs' own folders. Keys depend on the cell's and the dataset's names, so the merged
-runs start from the weights one run over all cells and datasets would.
+chosen again, by valid NLL, across all the runs' cells (`common.select_music_cell`,
+as `experiments.music` does within one run); config.json gets the union of the
+cells. Figures stay in the runs' own folders. Keys depend on the cell's and the
+dataset's names, so the merged runs start from the weights one run over all cells
+and datasets would.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import argparse
 import json
 from pathlib import Path
 
-from experiments import common, music
+from experiments import common
+from genjax.rnn.cells import CELL_NAMES
 
 # Fields that may differ between the merged runs: which cells and which datasets each trained.
 _SPLIT_FIELDS = ("cells", "chorales", "data_path")
@@ -37,7 +39,7 @@ def merge(workdirs: list[Path], out: Path) -> dict[str, float]:
         raise ValueError(f"the runs read different data files: {sorted(paths)}")
     cells_of: dict[str, list[str]] = {}  # dataset prefix -> cells trained on it
     for c in configs:
-        for prefix in music.dataset_prefixes(c):
+        for prefix in common.music_dataset_prefixes(c):
             cells_of.setdefault(prefix, []).extend(c["cells"])
     for prefix, cells in cells_of.items():
         if len(set(cells)) != len(cells):
@@ -47,8 +49,8 @@ def merge(workdirs: list[Path], out: Path) -> dict[str, float]:
     for m in metrics_list:
         merged.update({k: v for k, v in m.items() if "selected" not in k})
     for prefix, cells in cells_of.items():
-        music.select_cell(merged, cells, prefix)
-    cells = [c for c in music.CELL_NAMES if any(c in cs for cs in cells_of.values())]
+        common.select_music_cell(merged, cells, prefix)
+    cells = [c for c in CELL_NAMES if any(c in cs for cs in cells_of.values())]
     out.mkdir(parents=True, exist_ok=True)
     common.write_json(out / "config.json", {
         **base, "cells": cells, "data_path": next(iter(paths), ""),

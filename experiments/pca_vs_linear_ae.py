@@ -23,7 +23,7 @@ import numpy as np
 
 from experiments import common
 from genjax import linear
-from genjax.data import load_mnist, make_batch_fn
+from genjax.data import make_batch_fn
 from genjax.train import create_train_state, make_train_step, train
 
 log = logging.getLogger("genjax")
@@ -71,7 +71,7 @@ def _train_variant(config, variant, k, x_train, batch, components, key, workdir)
 
     Returns its final params, the eval history and the steps it took.
     """
-    params = linear.init_params(variant, jax.random.fold_in(key, 0), k, DIM, config.init_scale)
+    params = linear.init_params(jax.random.fold_in(key, 0), variant, k, DIM, config.init_scale)
     num_steps = config.num_steps_tied if variant == "tied" else config.num_steps
     optimizer = linear.make_optimizer(
         config.optimizer,
@@ -168,8 +168,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
 def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: Path) -> dict[str, float]:
 
     dtype = np.float64 if config.float64 else np.float32
-    train_images = load_mnist("train").flat().astype(dtype)
-    test_images = load_mnist("test").flat().astype(dtype)
+    train_set, test_set = common.load_mnist(config)
+    train_images = train_set.flat().astype(dtype)
+    test_images = test_set.flat().astype(dtype)
     common.require_batch_fits(config.batch_size, len(train_images), "MNIST's training set")
     workdir = common.prepare_workdir(workdir, config)
     mean = train_images.mean(axis=0, keepdims=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
-import importlib
 import json
 import logging
 import math
@@ -56,10 +55,10 @@ RUN_FILE = "run.json"  # an experiment's wall time, as the main job measured it
 def _run_one(name: str, config, workdir: Path) -> dict:
     """One experiment: {metrics, seconds, error}; a crash is recorded, not raised."""
     start = time.perf_counter()
-    module = importlib.import_module(f"experiments.{name}")
+    train_and_evaluate = common.experiment_fn(name)
     (workdir / name / "error.txt").unlink(missing_ok=True)  # a rerun's outcome replaces it
     try:
-        metrics = module.train_and_evaluate(config, workdir / name)
+        metrics = train_and_evaluate(config, workdir / name)
         error = None
     except Exception as e:  # one broken experiment must not hide the others' results
         metrics, error = {}, f"{type(e).__name__}: {e}"

@@ -50,20 +50,11 @@ from genjax import data, train
 from genjax.rnn import architectures as arch
 from genjax.rnn import sequence_tasks as st
 from genjax.rnn.cells import CELL_NAMES
-from genjax.rnn.unroll import sequence_mask
+from genjax.rnn.sequences import sequence_mask
 from genjax.typing import Array, Params, PRNGKey
 
 log = logging.getLogger("genjax")
 
-FIELDS = {
-    "profile", "seed", "cell", "batch_size", "learning_rate", "clip_norm", "embed_dim",
-    "mnist_hidden", "stacked_layers", "word_hidden", "mnist_steps",
-    "tagging_hidden", "tagging_steps", "tagging_vocab", "tagging_num_tags",
-    "tagging_min_length", "tagging_max_length",
-    "seq2seq_steps", "seq2seq_batch_size", "addition_hidden", "addition_digits",
-    "reversal_hidden", "reversal_vocab", "reversal_min_length", "reversal_max_length",
-    "test_size", "num_examples", "log_every",
-}  # fmt: skip
 MNIST_TEST_SIZE = 1000
 
 
@@ -86,14 +77,12 @@ def _require_int(config, name: str, low: int, high: int | None = None) -> None:
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises `common.ConfigError` naming the first field that cannot work."""
-    common.require_fields(config, FIELDS)
     common.require_choice(config, "cell", CELL_NAMES)
     common.require_positive(config, "learning_rate", "clip_norm")
     for name in ("batch_size", "embed_dim", "mnist_hidden", "word_hidden", "mnist_steps",
                  "tagging_hidden", "tagging_steps", "seq2seq_steps", "seq2seq_batch_size",
                  "addition_hidden", "reversal_hidden", "test_size", "log_every"):  # fmt: skip
         _require_int(config, name, 1)
-    _require_int(config, "batch_size", 1, 4000)  # MNIST's training set has 4,000 digits
     _require_int(config, "stacked_layers", 2)
     _require_int(config, "addition_digits", 1, st.MAX_ADDITION_DIGITS)
     _require_int(config, "tagging_num_tags", 2)
@@ -118,37 +107,6 @@ class Model(NamedTuple):
 
     init: Callable[[PRNGKey], Params]
     loss: Callable[[Params, Any], Array]
-
-
-def _row_mnist_loss(cell: str, params: Params, batch: tuple[Array, Array]) -> Array:
-    """many-to-one: softmax cross-entropy of the class read from 28 rows of 28 pixels."""
-    images, labels = batch  # [B, 28, 28], [B]
-    logits = arch.many_to_one(cell, params, images)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-
-
-def _word_loss(cell: str, params: Params, batch: tuple[Array, Array]) -> Array:
-    """one-to-many: teacher-forced cross-entropy per letter of the digit's name (EOS included)."""
-    images, labels = batch
-    targets, lengths = st.digit_name_targets(labels)
-    logits = arch.one_to_many_logits(cell, params, images.reshape(images.shape[0], -1), targets)
-    return arch.sequence_softmax_xent(logits, targets, lengths)
-
-
-def _tagging_logits(cell: str, vocab: int, params: Params, batch: st.TaggingBatch) -> Array:
-    """many-to-many aligned: per-step tag logits [B, T, K] for one-hot tokens, masked by length."""
-    return arch.many_to_many(cell, params, jax.nn.one_hot(batch.tokens, vocab), batch.lengths)
-
-
-def _tagging_loss(cell: str, vocab: int, params: Params, batch: st.TaggingBatch) -> Array:
-    logits = _tagging_logits(cell, vocab, params, batch)
-    return arch.sequence_softmax_xent(logits, batch.tags, batch.lengths)
-
-
-def _seq2seq_loss(cell: str, params: Params, batch: st.Seq2SeqBatch) -> Array:
-    """encoder-decoder: teacher-forced cross-entropy per real target step (EOS included)."""
-    logits = arch.seq2seq_logits(cell, params, batch.src, batch.targets, batch.src_lengths)
-    return arch.sequence_softmax_xent(logits, batch.targets, batch.target_lengths)
 
 
 # ----------------------------------------------------------------------------- training
@@ -230,19 +188,19 @@ def _mnist_group(config, key, workdir, mnist):
     models = {
         "row_mnist": Model(
             lambda k: arch.init_many_to_one(k, cell, 28, config.mnist_hidden, 10),
-            functools.partial(_row_mnist_loss, cell),
+            functools.partial(st.row_classification_loss, cell),
         ),
         "row_mnist_stacked": Model(
             lambda k: arch.init_many_to_one(
                 k, cell, 28, config.mnist_hidden, 10, num_layers=config.stacked_layers
             ),
-            functools.partial(_row_mnist_loss, cell),
+            functools.partial(st.row_classification_loss, cell),
         ),  # fmt: skip
         "image_to_word": Model(
             lambda k: arch.init_one_to_many(
                 k, cell, 28 * 28, config.word_hidden, st.WORD_VOCAB, embed_dim=config.embed_dim
             ),
-            functools.partial(_word_loss, cell),
+            functools.partial(st.digit_name_loss, cell),
         ),  # fmt: skip
     }
     batch_fn = data.make_batch_fn((train_images, train_labels), config.batch_size, key)
@@ -282,7 +240,7 @@ def _tagging_group(config, key, workdir, data: dict[str, Any]):
                 output_dim=tags,
                 bidirectional=name == "bi",
             ),
-            functools.partial(_tagging_loss, cell, vocab),
+            functools.partial(st.tagging_loss, cell, vocab_size=vocab),
         )  # fmt: skip
         for name in ("uni", "bi")
     }
@@ -297,7 +255,8 @@ def _tagging_group(config, key, workdir, data: dict[str, Any]):
         out = {}
         causal = st.tagging_causal_predictions(test.tokens, vocab, tags)
         for name, predicted in [("causal_best", causal)] + [
-            (n, jnp.argmax(_tagging_logits(cell, vocab, params[n], test), -1)) for n in models
+            (n, jnp.argmax(st.tagging_logits(cell, params[n], test, vocab_size=vocab), -1))
+            for n in models
         ]:
             out[f"tagging_{name}_accuracy"] = st.masked_accuracy(predicted, test.tags, real)
             out[f"tagging_{name}_ambiguous_accuracy"] = st.masked_accuracy(
@@ -323,7 +282,7 @@ def _seq2seq_group(config, key, workdir, data: dict[str, Any]):
         return Model(
             lambda k: arch.init_seq2seq(k, cell, src_vocab, tgt_vocab, hidden,
                                         embed_dim=config.embed_dim),
-            lambda params, batch: _seq2seq_loss(cell, params, batch[task]),
+            lambda params, batch: st.seq2seq_loss(cell, params, batch[task]),
         )  # fmt: skip
 
     models = {
@@ -498,13 +457,13 @@ def _generated_data(config, key: PRNGKey) -> dict[str, Any]:
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Trains one model per architecture (and the variants); writes metrics.json and figures."""
     validate_config(config)
+    train_set, test_set = common.load_mnist(config)
+    common.require_batch_fits(config.batch_size, train_set.num_examples, "MNIST's training set")
     workdir = common.prepare_workdir(workdir, config)
     # 'rbg' keys: XLA's RngBitGenerator draws the initial weights and the generated
     # data; it compiles in about half the time of threefry on CPU.
     key = jax.random.key(config.seed, impl="rbg")
     k_data, k_mnist, k_tag, k_seq = jax.random.split(key, 4)
-    train_set, test_set = data.load_mnist("train"), data.load_mnist("test")
-    common.require_batch_fits(config.batch_size, train_set.num_examples, "MNIST's training set")
     mnist = (
         (train_set.images, train_set.labels),
         (test_set.images[:MNIST_TEST_SIZE], test_set.labels[:MNIST_TEST_SIZE]),

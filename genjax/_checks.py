@@ -1,6 +1,8 @@
-"""Argument checks at genjax's entry points; each raises a ValueError naming the argument.
+"""Argument checks at genjax's entry points; each raises an error naming the argument.
 
-Messages read `<argument> must be ..., got ...`. Checks of values (not shapes) run
+A value that cannot work is a ValueError, an argument of the wrong kind (an array
+where a dict of arrays is expected) a TypeError. Messages read
+`<argument> must be ..., got ...`. Checks of values (not shapes) run
 only on concrete inputs: under `jit`, `grad` or `vmap` the values are tracers,
 unknown until the computation runs, and those checks are skipped.
 """
@@ -8,6 +10,7 @@ unknown until the computation runs, and those checks are skipped.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -84,6 +87,39 @@ def check_unit_interval(name: str, x: Any) -> None:
         raise ValueError(
             f"{name} must lie in [0, 1] (Bernoulli data), got {_count(bad)} outside, "
             f"e.g. {float(first):.6g}"
+        )
+
+
+def describe(value: Any) -> str:
+    """A short description of a value for an error message: its kind, and its shape if any."""
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"an array of shape {tuple(shape)}"
+    if isinstance(value, Mapping):
+        return f"a dict with keys {sorted(map(str, value))}"
+    return f"a {type(value).__name__}"
+
+
+def check_batch_dict(batch: Any, keys: tuple[str, ...], where: str) -> None:
+    """Raises TypeError unless `batch` is a dict holding `keys`, the entries `where` reads.
+
+    An array passed instead would otherwise fail deep inside, with an IndexError
+    about integer indices; the message says what the loss expects.
+    """
+    if isinstance(batch, Mapping) and all(k in batch for k in keys):
+        return
+    expected = ", ".join(repr(k) for k in keys)
+    raise TypeError(f"{where}: batch must be a dict with keys {expected}, got {describe(batch)}")
+
+
+def check_batch_type(batch: Any, batch_type: type, where: str) -> None:
+    """Raises TypeError unless `batch` is a `batch_type` (a NamedTuple of arrays)."""
+    if not isinstance(batch, batch_type):
+        name = batch_type.__name__
+        article = "an" if name[0].lower() in "aeiou" else "a"
+        fields = ", ".join(getattr(batch_type, "_fields", ()))
+        raise TypeError(
+            f"{where}: batch must be {article} {name} ({fields}), got {describe(batch)}"
         )
 
 

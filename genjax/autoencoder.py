@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from genjax._checks import check_batch_dict
 from genjax.nn import MLP, flatten_images
 from genjax.train import LossFn
 from genjax.typing import Array, Metrics, Params, PRNGKey
@@ -120,6 +121,7 @@ def make_reconstruction_loss(model: Autoencoder) -> LossFn:
 
     def loss_fn(params: Params, batch: ImageBatch, key: PRNGKey) -> tuple[Array, Metrics]:
         del key
+        check_batch_dict(batch, ("image",), "the reconstruction loss")
         images = batch["image"]
         logits = model.apply(params, images)
         bce = jnp.mean(bernoulli_reconstruction_loss(logits, images))

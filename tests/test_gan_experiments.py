@@ -35,7 +35,7 @@ def test_gan_theory_end_to_end(tmp_path):
 def test_class_histogram_kl_matches_scipy():
     from scipy import stats
 
-    from experiments.gan_mnist import class_histogram_kl
+    from genjax.gan.metrics import class_histogram_kl
 
     rng = np.random.default_rng(0)
     labels = rng.choice(10, size=5000, p=np.r_[np.full(8, 0.1), 0.15, 0.05])
@@ -88,3 +88,34 @@ def test_pretrain_until_stops_at_the_target_or_at_the_cap(caplog):
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert run(1e-9, 10) == 10  # capped, with a warning
     assert "above the target" in caplog.text
+
+
+def test_pretrain_until_rerun_into_its_workdir_stops_where_the_first_run_did(tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    from genjax.train import TrainState
+
+    def halve(state, batch):  # w = 0.5 ** step
+        del batch
+        return state._replace(step=state.step + 1, params={"w": state.params["w"] * 0.5}), {
+            "loss": state.params["w"]
+        }
+
+    start = TrainState(jnp.zeros((), jnp.int32), {"w": jnp.ones(())}, {}, jax.random.key(0))
+    runs = [
+        gan_theory.pretrain_until(
+            start,
+            halve,
+            lambda step: np.zeros(1),
+            lambda s: float(s.params["w"]),
+            0.01,
+            max_steps=100,
+            check_every=3,
+            workdir=tmp_path,
+            log_every=1,
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    assert [int(r.step) for r in runs] == [9, 9]
+    assert float(runs[1].params["w"]) == float(runs[0].params["w"]) == 0.5**9

@@ -1,8 +1,13 @@
-"""GAN variants, vmapped multi-seed training, PacGAN statistics and the gan_mixture experiment."""
+"""GAN variants on the one GAN step, vmapped seeds, PacGAN statistics and gan_mixture."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import zlib
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -12,9 +17,10 @@ import pytest
 import scipy.stats
 
 from experiments import common
-from genjax import gan
+from genjax import gan, train
 from genjax.data import mixtures
-from genjax.gan import multiseed, variants
+from genjax.gan import metrics as gan_metrics
+from genjax.gan import variants
 
 
 def test_mode_statistics_match_a_numpy_count():
@@ -26,7 +32,7 @@ def test_mode_statistics_match_a_numpy_count():
     near3 = modes[3] + 0.5 * std * rng.standard_normal((10, 2))
     far = 0.3 * rng.standard_normal((20, 2))  # around the origin, > 0.5 from the unit ring
     samples = np.concatenate([near0, near3, far]).astype(np.float32)
-    stats = multiseed.mode_statistics(jnp.asarray(samples), jnp.asarray(modes), std)
+    stats = gan_metrics.mode_statistics(jnp.asarray(samples), jnp.asarray(modes), std)
     assert float(stats["modes"]) == 2
     np.testing.assert_allclose(float(stats["hq"]), 40 / 60, rtol=1e-6)
     expected_counts = np.zeros(8)
@@ -39,16 +45,16 @@ def test_mode_statistics_match_a_numpy_count():
 def test_mode_statistics_edge_cases_and_bad_input():
     modes = jnp.asarray(mixtures.grid_modes())
     uniform = jnp.repeat(modes, 4, axis=0)  # 4 exact samples per mode
-    stats = multiseed.mode_statistics(uniform, modes, 0.05)
+    stats = gan_metrics.mode_statistics(uniform, modes, 0.05)
     assert float(stats["modes"]) == 25 and float(stats["hq"]) == 1.0
     assert abs(float(stats["reverse_kl"])) < 1e-6
-    none = multiseed.mode_statistics(jnp.full((5, 2), 100.0), modes, 0.05)
+    none = gan_metrics.mode_statistics(jnp.full((5, 2), 100.0), modes, 0.05)
     assert float(none["modes"]) == 0 and float(none["hq"]) == 0
     np.testing.assert_allclose(float(none["reverse_kl"]), np.log(25), rtol=1e-6)
     with pytest.raises(ValueError, match="at least one mode"):
-        multiseed.mode_statistics(uniform, jnp.zeros((0, 2)), 0.05)
+        gan_metrics.mode_statistics(uniform, jnp.zeros((0, 2)), 0.05)
     with pytest.raises(ValueError, match="same dim"):
-        multiseed.mode_statistics(uniform, jnp.zeros((3, 3)), 0.05)
+        gan_metrics.mode_statistics(uniform, jnp.zeros((3, 3)), 0.05)
     with pytest.raises(ValueError, match="num_modes"):
         mixtures.ring_modes(0)
 
@@ -67,6 +73,33 @@ def test_variant_registry_and_bad_variants():
         variants.GANVariant("bad", "hinge")
     with pytest.raises(ValueError, match="disc_steps"):
         variants.GANVariant("bad", "wgan_gp", disc_steps=0)
+
+
+def test_variants_are_an_objective_plus_options_with_names_that_say_them():
+    k3 = variants.get_variant("unrolled_k3")
+    assert (k3.objective, k3.unroll_steps, k3.minibatch_kernels) == ("minimax", 3, 0)
+    assert variants.get_variant("unrolled_k0") == variants.get_variant("gan_minimax")
+    assert variants.get_variant("gan_nonsaturating_minibatch5").name == "minibatch_discrimination"
+    assert variants.get_variant("unrolled_k2_nonsaturating_minibatch4_d3") == variants.GANVariant(
+        "unrolled_k2_nonsaturating_minibatch4_d3", "nonsaturating", 2, 4, 3
+    )
+    # Options replace a preset's and rename it; the names read back to the same variant.
+    for preset, options, name in [
+        ("unrolled_k5", dict(unroll_steps=10), "unrolled_k10"),
+        ("gan_minimax", dict(unroll_steps=5), "unrolled_k5"),
+        ("gan_nonsaturating", dict(unroll_steps=3), "unrolled_k3_nonsaturating"),
+        ("minibatch_discrimination", dict(minibatch_kernels=0), "gan_nonsaturating"),
+        ("gan_minimax", dict(minibatch_kernels=10), "gan_minimax_minibatch10"),
+        ("unrolled_k5", dict(), "unrolled_k5"),
+        ("wgan_gp", dict(unroll_steps=3, minibatch_kernels=2), "wgan_gp"),  # WGAN keeps its own
+    ]:
+        variant = variants.get_variant(preset).with_options(**options)
+        assert variant.name == name, (preset, options)
+        assert variants.get_variant(name) == variant
+    assert variants.get_variant("unrolled_k5").with_options() == variants.VARIANTS["unrolled_k5"]
+    for bad in ("unrolled_k", "gan_hinge", "unrolled_k5_wgan_gp"):
+        with pytest.raises(ValueError, match="unknown GAN variant"):
+            variants.get_variant(bad)
 
 
 def _setup(name, num_runs=3, use_scan=False, lr=1e-3):
@@ -99,14 +132,117 @@ def _setup(name, num_runs=3, use_scan=False, lr=1e-3):
     return init, step, keys
 
 
+# (sum of G's params, sum of D's params, gen_loss, disc_loss) of each preset after 3 steps
+# of `_setup`'s run from PRNGKey(1): the numbers of the recorded gan_mixture code path,
+# key for key. A change here changes every gan_mixture number.
+RECORDED_3_STEPS = {
+    "gan_minimax": (
+        -0.44368308782577515,
+        -3.174410104751587,
+        -0.7200577855110168,
+        0.6701589822769165,
+    ),
+    "gan_nonsaturating": (
+        -0.43860113620758057,
+        -3.174433708190918,
+        0.6729267835617065,
+        0.6701449751853943,
+    ),
+    "minibatch_discrimination": (
+        -0.3971533179283142,
+        -2.12021541595459,
+        0.0023321714252233505,
+        2.9811956882476807,
+    ),
+    "unrolled_k10": (
+        -0.4419507384300232,
+        -3.17444109916687,
+        -1.228999137878418,
+        0.6701825857162476,
+    ),
+    "unrolled_k5": (
+        -0.4340698719024658,
+        -3.1744699478149414,
+        -1.2760155200958252,
+        0.6701703071594238,
+    ),
+    "unrolled_k5_nonsaturating": (
+        -0.42702817916870117,
+        -3.1744914054870605,
+        0.6765804886817932,
+        0.6701529026031494,
+    ),
+    "wgan_clip": (
+        -0.40630125999450684,
+        0.0007785819470882416,
+        -6.08137997915037e-05,
+        -0.00024039720301516354,
+    ),
+    "wgan_gp": (
+        -0.42191463708877563,
+        -3.1678407192230225,
+        -0.037710294127464294,
+        2.480463981628418,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED_3_STEPS))
+def test_the_one_gan_step_reproduces_every_variants_recorded_numbers(name):
+    init, step, _ = _setup(name)
+    state = init(jax.random.PRNGKey(1))
+    one = jax.jit(step)
+    for _ in range(3):
+        state, m = one(state, None)
+
+    def total(tree):
+        return float(sum(jnp.sum(x) for x in jax.tree.leaves(tree)))
+
+    got = (total(state.params["gen"]), total(state.params["disc"]), m["gen_loss"], m["disc_loss"])
+    np.testing.assert_allclose(got, RECORDED_3_STEPS[name], rtol=1e-5, atol=1e-6)
+
+
+def test_a_loop_batch_and_a_sampler_of_that_batch_give_the_same_step():
+    """The two ways real data reach the one step: `step(state, real)` and `sample_data`."""
+    gen, disc = gan.Generator(hidden=(8,), out_dim=2), gan.Discriminator(hidden=(8,))
+    real = jax.random.normal(jax.random.PRNGKey(5), (16, 2))
+    kw = dict(generate=gen.apply, discriminate=disc.apply, gen_optimizer=optax.adam(1e-2),
+              disc_optimizer=optax.adam(1e-2), noise_dim=3, disc_steps=2)  # fmt: skip
+    state = gan.init_gan_state(
+        gen.init(jax.random.PRNGKey(0), jnp.zeros((1, 3))),
+        disc.init(jax.random.PRNGKey(1), jnp.zeros((1, 2))),
+        kw["gen_optimizer"], kw["disc_optimizer"], jax.random.PRNGKey(2),
+    )  # fmt: skip
+    from_loop = jax.jit(gan.make_gan_train_step(**kw))
+    from_sampler = jax.jit(
+        gan.make_gan_train_step(**kw, sample_data=lambda k, n: real, batch_size=16)
+    )
+    a, b = state, state
+    for _ in range(2):
+        a, metrics_a = from_loop(a, real)
+        b, metrics_b = from_sampler(b, None)
+    jax.tree.map(np.testing.assert_array_equal, a.params, b.params)
+    assert metrics_a.keys() == metrics_b.keys() >= {"disc_grad_norm", "gen_grad_norm", "d_of_fake"}
+    with pytest.raises(ValueError, match="needs sample_data"):
+        gan.make_gan_train_step(**kw, unroll_steps=2)
+    with pytest.raises(ValueError, match="not WGAN"):
+        gan.make_gan_train_step(**kw, objective="wgan_gp", unroll_steps=2)
+    with pytest.raises(ValueError, match="unknown objective"):
+        gan.make_gan_train_step(**kw, objective="hinge")
+
+
 def test_vmapped_runs_equal_separate_runs():
     # WGAN-GP's critic loop and penalty nest a grad inside a fori_loop: the step
     # where batching the runs is least trivial. (Loop vs scan of the unrolled loss:
     # tests/test_gan_training.py.)
     init, step, keys = _setup("wgan_gp", num_runs=2)
-    multi = jax.jit(multiseed.make_multiseed_step(step))
-    state = multiseed.stack_states(init, keys)
-    mapped = jax.jit(multiseed.make_multiseed_step(step, runs_axis="map"))
+
+    def run_step(state):
+        return step(state, None)
+
+    multi = jax.jit(train.make_multi_run_step(run_step))
+    state = train.stack_runs(init, keys)
+    mapped = jax.jit(train.make_multi_run_step(run_step, runs_axis="map"))
     state_map = state
     for _ in range(2):
         state, metrics = multi(state, None)
@@ -116,7 +252,7 @@ def test_vmapped_runs_equal_separate_runs():
         lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6),
         state.params, state_map.params,
     )  # fmt: skip
-    one = jax.jit(step)
+    one = jax.jit(run_step)
     for r in range(len(keys)):
         single = init(keys[r])
         for _ in range(2):
@@ -131,37 +267,9 @@ def test_clipped_critic_stays_inside_the_box():
     init, step, keys = _setup("wgan_clip", num_runs=1, lr=0.1)
     state = init(keys[0])
     for _ in range(3):
-        state, _ = jax.jit(step)(state)
+        state, _ = jax.jit(step)(state, None)
     leaves = jax.tree_util.tree_leaves(state.params["disc"])
     assert max(float(jnp.max(jnp.abs(x))) for x in leaves) <= 0.01 + 1e-7
-
-
-def test_a_diverging_run_is_frozen_and_counted():
-    def step(state):  # w[0] counts steps; the flagged run (w[1] = 1) turns NaN at step 2
-        w = state.params["w"] + jnp.array([1.0, 0.0])
-        w = jnp.where((state.step >= 2) & (state.params["w"][1] == 1.0), jnp.nan, w)
-        return state._replace(params={"w": w}), {"loss": jnp.sum(w)}
-
-    def init(key, flag):
-        del key
-        from genjax.train import TrainState
-
-        return TrainState(jnp.zeros((), jnp.int32), {"w": jnp.stack([0.0, flag])}, (), None)
-
-    state = multiseed.stack_states(
-        lambda k, f: init(k, f)._replace(key=k), jax.random.split(jax.random.PRNGKey(0), 2),
-        jnp.array([0.0, 1.0]),
-    )  # fmt: skip
-    multi = jax.jit(multiseed.make_multiseed_step(step))
-    for _ in range(4):
-        state, metrics = multi(state, None)
-    assert float(metrics["num_diverged"]) == 1
-    np.testing.assert_array_equal(np.asarray(state.params["w"]), [[4.0, 0.0], [2.0, 1.0]])
-    assert float(metrics["loss"]) == 4.0  # the live run only: w = [4, 0]
-    with pytest.raises(ValueError, match="runs_axis"):
-        multiseed.make_multiseed_step(step, runs_axis="pmap")
-    with pytest.raises(ValueError, match="leading axis"):
-        multiseed.stack_states(init, jax.random.split(jax.random.PRNGKey(0), 2), jnp.zeros(3))
 
 
 def _tiny_config():
@@ -248,7 +356,7 @@ def test_per_run_learning_rates_change_the_runs(tmp_path):
 @pytest.mark.parametrize(
     "field, value, match",
     [
-        ("variants", ("gan_typo",), "unknown variant 'gan_typo'"),
+        ("variants", ("gan_typo",), "unknown GAN variant 'gan_typo'"),
         ("datasets", ("spiral",), "unknown dataset 'spiral'"),
         ("num_seeds", 0, "num_seeds"),
         ("w1_samples", 5000, "w1_samples"),
@@ -258,6 +366,16 @@ def test_per_run_learning_rates_change_the_runs(tmp_path):
         ("activation", "gelu", "activation"),
         ("stability_methods", ("unrolled_k5",), "stability_methods"),
         ("stability_methods", (), "stability_methods"),
+        ("unroll_steps", -1, "unroll_steps"),
+        ("minibatch_kernels", -2, "minibatch_kernels"),
+        ("variants", ("unrolled_k", "wgan_gp"), "unknown GAN variant 'unrolled_k'"),
+        ("variants", ("gan_minimax", "unrolled_k0"), "the same variant twice"),
+        ("sweep", "seed:1,2", "cannot vary 'seed'"),
+        ("sweep", "unroll_steps", "FIELD:V1"),
+        ("sweep", "unroll_steps:1,-1", "unroll_steps must be None or an int >= 0"),
+        ("sweep", "noise_dim:4,4", "repeats"),
+        ("sweep", "noise_dim:0.5", "noise_dim"),
+        ("adam_beta2", 1.5, "adam_beta2"),
     ],
 )
 def test_bad_configs_fail_before_training(tmp_path, field, value, match):
@@ -271,15 +389,78 @@ def test_bad_configs_fail_before_training(tmp_path, field, value, match):
     assert not (tmp_path / "run").exists()
 
 
-def test_run_keys_depend_on_names_not_positions():
+def test_run_keys_come_from_the_runs_names(tmp_path, monkeypatch):
+    """A run's keys: the CRC-32 of 'dataset/variant' folded into the root (as recorded),
+    so the same in any subset or order of a config's datasets and variants."""
     from experiments import gan_mixture
 
+    monkeypatch.setattr(gan_mixture, "train_runs", lambda v, m, s, c, keys, w: (None, keys, None))
+    monkeypatch.setattr(gan_mixture, "score_runs", lambda g, keys, m, s, c, key, h: (keys, key))
+    config = _tiny_config()
     root = jax.random.PRNGKey(0)
-    key = gan_mixture.name_key(root, "ring", "wgan_gp")
-    np.testing.assert_array_equal(key, gan_mixture.name_key(root, "ring", "wgan_gp"))
-    others = [("ring", "gan_minimax"), ("grid", "wgan_gp"), ("ring", "wgan_gp", "held_out")]
-    for names in others:
-        assert not np.array_equal(key, gan_mixture.name_key(root, *names)), names
+    variant = variants.get_variant("wgan_gp")
+    keys, eval_key = gan_mixture._train_and_score(variant, "ring", None, 0.01, config, root,
+                                                  None, tmp_path)  # fmt: skip
+    run_key = jax.random.fold_in(root, zlib.crc32(b"ring/wgan_gp") & 0x7FFFFFFF)
+    np.testing.assert_array_equal(keys, jax.random.split(run_key, config.num_seeds))
+    np.testing.assert_array_equal(eval_key, jax.random.fold_in(run_key, 1))
+
+
+def test_a_sweep_trains_every_variant_at_every_value(tmp_path, monkeypatch):
+    from experiments import gan_mixture
+
+    trained = []
+
+    def fake_train_and_score(variant, dataset, modes, std, config, root, held_out, workdir):
+        trained.append((dataset, variant.name, config.unroll_steps, workdir.name))
+        n = config.num_seeds
+        stats = {k: np.full(n, float(variant.unroll_steps)) for k in ("modes", "hq", "w1")}
+        samples = np.zeros((n, 3, 2))
+        return {**stats, "reverse_kl": np.zeros(n), "counts": np.zeros((n, 8)), "samples": samples}
+
+    monkeypatch.setattr(gan_mixture, "_train_and_score", fake_train_and_score)
+    config = _tiny_config()
+    config.variants = ("unrolled_k5", "wgan_gp")
+    config.sweep = "unroll_steps:0,1,10"
+    metrics = gan_mixture.train_and_evaluate(config, tmp_path)
+    assert [t[1:] for t in trained] == [
+        ("gan_minimax", 0, "ring_gan_minimax_unroll_steps0"),
+        ("wgan_gp", 0, "ring_wgan_gp_unroll_steps0"),
+        ("unrolled_k1", 1, "ring_unrolled_k1_unroll_steps1"),
+        ("wgan_gp", 1, "ring_wgan_gp_unroll_steps1"),
+        ("unrolled_k10", 10, "ring_unrolled_k10_unroll_steps10"),
+        ("wgan_gp", 10, "ring_wgan_gp_unroll_steps10"),
+    ]
+    assert metrics["ring_unrolled_k10_unroll_steps10_modes_mean"] == 10.0
+    assert gan_mixture.parse_sweep("gen_hidden:(8,),(16, 16)") == ("gen_hidden", [(8,), (16, 16)])
+    assert gan_mixture.parse_sweep("activation:relu,tanh") == ("activation", ["relu", "tanh"])
+    suffixes = [s for s, _ in gan_mixture.sweep_points(config)]
+    assert suffixes == ["_unroll_steps0", "_unroll_steps1", "_unroll_steps10"]
+    config.sweep = "gen_learning_rate:1e-4,1e-3"
+    points = gan_mixture.sweep_points(config)
+    assert [(s, p.gen_learning_rate) for s, p in points] == [
+        ("_gen_learning_rate0.0001", 1e-4), ("_gen_learning_rate0.001", 1e-3)
+    ]  # fmt: skip
+
+
+def test_unroll_steps_from_the_command_line(tmp_path):
+    """`--config.unroll_steps=3` trains the quick profile's GANs with k = 3 (WGAN-GP as is)."""
+    root = Path(__file__).resolve().parents[1]
+    workdir = tmp_path / "run"
+    args = [
+        sys.executable, "-m", "experiments.gan_mixture", f"--workdir={workdir}",
+        "--config=experiments/configs/gan_mixture.py:quick", "--config.unroll_steps=3",
+        "--config.num_steps=2", "--config.num_seeds=1", "--config.log_every=1",
+        "--config.gen_hidden=(8,)", "--config.disc_hidden=(8,)", "--config.eval_samples=40",
+        "--config.w1_samples=20", "--config.batch_size=16",
+    ]  # fmt: skip
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(args, cwd=root, capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    for name in ("unrolled_k3_nonsaturating", "unrolled_k3", "wgan_gp"):
+        assert np.isfinite(metrics[f"ring_{name}_modes_mean"]), name
+    assert json.loads((workdir / "config.json").read_text())["unroll_steps"] == 3
 
 
 def test_activation_names_the_networks_nonlinearity(tmp_path):
@@ -300,21 +481,19 @@ def test_activation_names_the_networks_nonlinearity(tmp_path):
 
 
 def test_stability_metrics_from_rows():
-    from experiments import gan_mixture
-
     rows = [  # (variant, depth, lr, seed, modes, hq, success)
         ("gan_minimax", 1, 1e-3, 0, 8, 0.7, True), ("gan_minimax", 2, 1e-3, 0, 2, 0.9, False),
         ("gan_nonsaturating", 1, 1e-3, 0, 6, 0.8, False),
         ("gan_nonsaturating", 2, 1e-3, 0, 7, 0.5, True),
         ("wgan_gp", 1, 1e-3, 0, 8, 0.6, True), ("wgan_gp", 2, 1e-3, 0, 8, 0.6, True),
     ]  # fmt: skip
-    metrics = gan_mixture.stability_metrics(rows)
+    metrics = gan_metrics.stability_metrics(rows)
     assert metrics == {
         "ring_gan_minimax_success_rate": 0.5, "ring_gan_nonsaturating_success_rate": 0.5,
         "ring_wgan_gp_success_rate": 1.0, "ring_gan_success_rate": 0.5,
         "stability_runs_per_method": 2.0,
     }  # fmt: skip
-    only_gp = gan_mixture.stability_metrics(rows[4:])
+    only_gp = gan_metrics.stability_metrics(rows[4:])
     assert only_gp == {"ring_wgan_gp_success_rate": 1.0, "stability_runs_per_method": 2.0}
 
 

@@ -120,8 +120,11 @@ def tiny_problem(k, dtype=jnp.float32):
 
 
 def loss_fn(k, opt, **kwargs):
+    """The jitted unrolled loss of G; by default the minimax value on a fixed data batch."""
     gp, dp, real, unroll_noise, noise = tiny_problem(k)
     opt_state = opt.init(dp)
+    if "generator_loss" not in kwargs:
+        kwargs.setdefault("value_real", jax.random.normal(jax.random.PRNGKey(9), (16, 2)) + 2.0)
 
     def f(gen_params):
         return gan.unrolled_generator_loss(
@@ -142,7 +145,7 @@ def loss_fn(k, opt, **kwargs):
 
 def test_unrolled_loss_with_k0_is_the_plain_generator_loss():
     opt = optax.adam(1e-2, eps_root=1e-8)
-    f, gp, dp = loss_fn(0, opt)
+    f, gp, dp = loss_fn(0, opt, generator_loss=gan.nonsaturating_generator_loss)
     _, _, _, _, noise = tiny_problem(0)
     plain = lambda g: gan.nonsaturating_generator_loss(discriminate(dp, generate(g, noise)))  # noqa: E731
     np.testing.assert_allclose(f(gp), plain(gp), rtol=1e-6)
@@ -161,8 +164,8 @@ def test_unrolled_gradient_flows_through_the_updates():
     chex.assert_tree_all_finite(g)
 
 
-def test_unrolled_value_form_is_metz_f_k():
-    # With value_real, G minimises V(D_K, G) = E log D_K(x) + E log(1 - D_K(G(z))).
+def test_unrolled_loss_defaults_to_metz_f_k():
+    # The default: G minimises V(D_K, G) = E log D_K(x) + E log(1 - D_K(G(z))).
     opt = optax.adam(0.1, b1=0.5, eps_root=1e-8)
     _, dp, real, _, noise = tiny_problem(3)
     x = real[0] - 1.0
@@ -218,6 +221,7 @@ def test_unrolled_gradient_matches_finite_differences():
             return gan.unrolled_generator_loss(
                 gen_params, dp, opt_state, real, unroll_noise, noise,
                 generate=generate, discriminate=discriminate, disc_optimizer=opt,
+                value_real=real[0] - 1.0,
             )  # fmt: skip
 
         check_grads(jax.jit(f), (gp,), order=1, modes=["rev"], atol=1e-6, rtol=1e-6)
@@ -233,7 +237,13 @@ def test_unrolled_bad_input():
         gan.unrolled_generator_loss(
             gp, dp, opt.init(dp), real, unroll_noise[:2], noise,
             generate=generate, discriminate=discriminate, disc_optimizer=opt,
+            value_real=real[0],
         )  # fmt: skip
+    kw = dict(generate=generate, discriminate=discriminate, disc_optimizer=opt)
+    for objective in ({}, {"value_real": real[0], "generator_loss": gan.gan_value}):
+        with pytest.raises(ValueError, match="give value_real"):
+            gan.unrolled_generator_loss(gp, dp, opt.init(dp), real, unroll_noise, noise,
+                                        **kw, **objective)  # fmt: skip
 
 
 def test_gan_train_step_updates_both_players_and_can_freeze_g():

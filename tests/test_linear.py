@@ -148,7 +148,7 @@ def test_trained_ae_reaches_pca_subspace(variant):
     x = jnp.asarray(_low_rank_data())
     k = 2
     components = linear.pca(x, k).components
-    params = linear.init_params(variant, jax.random.PRNGKey(3), k, x.shape[1])
+    params = linear.init_params(jax.random.PRNGKey(3), variant, k, x.shape[1])
     optimizer = linear.make_optimizer("lbfgs", 0.0, 0)
     state = linear_state(params, optimizer)
     step = jax.jit(linear.make_lbfgs_train_step(linear.make_loss_fn(variant), optimizer))
@@ -242,7 +242,7 @@ def test_make_optimizer_lbfgs_ignores_the_learning_rate():
 @pytest.mark.parametrize("k", [0, -1, 13, 2.0, True])
 def test_init_rejects_k_outside_1_to_d(variant, k):
     with pytest.raises(ValueError, match=r"k must be an integer in \[1, d = 12\], got"):
-        linear.init_params(variant, jax.random.PRNGKey(0), k, 12)
+        linear.init_params(jax.random.PRNGKey(0), variant, k, 12)
 
 
 def test_pca_rejects_k_outside_range():

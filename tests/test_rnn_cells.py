@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from genjax.rnn import architectures as arch
-from genjax.rnn import cells, tasks, unroll
+from genjax.rnn import cells, tasks, unrolling
 
 KEY = jax.random.PRNGKey(0)
 B, T, D, H = 3, 7, 4, 5
@@ -56,14 +56,14 @@ def test_gru_matches_flax():
 
 @pytest.mark.parametrize("name", cells.CELL_NAMES)
 def test_masked_unroll_equals_unpadded(name):
-    params = cells.init_cell(name, KEY, D, H)
+    params = cells.init_cell(KEY, name, D, H)
     xs = _xs()
     lengths = jnp.array([7, 3, 0])
     for reverse in (False, True):
-        final, ys = unroll.unroll(name, params, xs, lengths=lengths, reverse=reverse)
+        final, ys = unrolling.unroll(name, params, xs, lengths=lengths, reverse=reverse)
         for b in range(B):
             n = int(lengths[b])
-            ref_final, ref_ys = unroll.unroll(name, params, xs[b : b + 1, :n], reverse=reverse)
+            ref_final, ref_ys = unrolling.unroll(name, params, xs[b : b + 1, :n], reverse=reverse)
             got = jax.tree_util.tree_map(lambda a: a[b], final)  # noqa: B023
             want = jax.tree_util.tree_map(lambda a: a[0], ref_final)
             jax.tree_util.tree_map(
@@ -74,28 +74,28 @@ def test_masked_unroll_equals_unpadded(name):
 
 
 def test_unroll_matches_python_loop_and_reverse():
-    params = cells.init_cell("gru", KEY, D, H)
+    params = cells.init_cell(KEY, "gru", D, H)
     xs = _xs()
-    _, ys = unroll.unroll("gru", params, xs, unroll=3)
+    _, ys = unrolling.unroll("gru", params, xs, unroll=3)
     h = jnp.zeros((B, H))
     for t in range(T):
         h, _ = jax.vmap(cells.gru_step, (None, 0, 0))(params, h, xs[:, t])
         np.testing.assert_allclose(ys[:, t], h, atol=1e-6)
-    _, ys_rev = unroll.unroll("gru", params, xs, reverse=True)
-    _, ys_flip = unroll.unroll("gru", params, xs[:, ::-1])
+    _, ys_rev = unrolling.unroll("gru", params, xs, reverse=True)
+    _, ys_flip = unrolling.unroll("gru", params, xs[:, ::-1])
     np.testing.assert_allclose(ys_rev, ys_flip[:, ::-1], atol=1e-6)
 
 
 def test_bidirectional_is_forward_plus_reversed_pass():
-    params = unroll.init_bidirectional("lstm", KEY, D, H)
+    params = unrolling.init_bidirectional(KEY, "lstm", D, H)
     xs = _xs()
     lengths = jnp.array([7, 4, 1])
-    (ff, fb), ys = unroll.bidirectional("lstm", params, xs, lengths=lengths)
+    (ff, fb), ys = unrolling.bidirectional("lstm", params, xs, lengths=lengths)
     for b in range(B):
         n = int(lengths[b])
         seq = xs[b : b + 1, :n]
-        f_final, f_ys = unroll.unroll("lstm", params["fwd"], seq)
-        b_final, b_ys = unroll.unroll("lstm", params["bwd"], seq[:, ::-1])
+        f_final, f_ys = unrolling.unroll("lstm", params["fwd"], seq)
+        b_final, b_ys = unrolling.unroll("lstm", params["bwd"], seq[:, ::-1])
         np.testing.assert_allclose(ys[b, :n, :H], f_ys[0], atol=1e-6)
         np.testing.assert_allclose(ys[b, :n, H:], b_ys[0, ::-1], atol=1e-6)
         np.testing.assert_allclose(fb.h[b], b_final.h[0], atol=1e-6)
@@ -104,11 +104,11 @@ def test_bidirectional_is_forward_plus_reversed_pass():
 
 
 def test_stacked_feeds_layers():
-    layers = unroll.init_stacked("tanh", KEY, D, [6, 5], bidirectional=True)
+    layers = unrolling.init_stacked(KEY, "tanh", D, [6, 5], bidirectional=True)
     xs = _xs()
-    finals, ys = unroll.stacked("tanh", layers, xs)
-    _, y1 = unroll.bidirectional("tanh", layers[0], xs)
-    _, y2 = unroll.bidirectional("tanh", layers[1], y1)
+    finals, ys = unrolling.stacked("tanh", layers, xs)
+    _, y1 = unrolling.bidirectional("tanh", layers[0], xs)
+    _, y2 = unrolling.bidirectional("tanh", layers[1], y1)
     assert ys.shape == (B, T, 10) and len(finals) == 2
     np.testing.assert_allclose(ys, y2, atol=1e-6)
 
@@ -146,22 +146,22 @@ def test_tasks():
 
 
 def test_bad_input():
-    params = cells.init_cell("tanh", KEY, D, H)
+    params = cells.init_cell(KEY, "tanh", D, H)
     xs = _xs()
     with pytest.raises(ValueError, match="lengths"):
-        unroll.unroll("tanh", params, xs, lengths=jnp.array([8, 1, 1]))
+        unrolling.unroll("tanh", params, xs, lengths=jnp.array([8, 1, 1]))
     with pytest.raises(ValueError, match="lengths"):
-        unroll.unroll("tanh", params, xs, lengths=jnp.array([-1, 1, 1]))
+        unrolling.unroll("tanh", params, xs, lengths=jnp.array([-1, 1, 1]))
     with pytest.raises(ValueError, match="lengths"):
-        unroll.unroll("tanh", params, xs, lengths=jnp.array([1, 1]))
+        unrolling.unroll("tanh", params, xs, lengths=jnp.array([1, 1]))
     with pytest.raises(ValueError, match="carry"):
-        unroll.unroll("tanh", params, xs, carry=jnp.zeros((2, H)))
+        unrolling.unroll("tanh", params, xs, carry=jnp.zeros((2, H)))
     # Concrete lengths closed over by a jitted function are still checked (and, when
     # valid, accepted: their min/max are taken on the host, not traced).
     too_long, ragged = jnp.array([8, 1, 1]), jnp.array([3, 1, 0])
     with pytest.raises(ValueError, match="padded length"):
-        jax.jit(lambda p: unroll.unroll("tanh", p, xs, lengths=too_long))(params)
-    ok = jax.jit(lambda p: unroll.unroll("tanh", p, xs, lengths=ragged)[1])(params)
+        jax.jit(lambda p: unrolling.unroll("tanh", p, xs, lengths=too_long))(params)
+    ok = jax.jit(lambda p: unrolling.unroll("tanh", p, xs, lengths=ragged)[1])(params)
     np.testing.assert_array_equal(ok[2], 0.0)
     with pytest.raises(ValueError, match="unknown cell"):
         cells.get_cell("transformer")
@@ -169,20 +169,20 @@ def test_bad_input():
         p = arch.init_one_to_many(KEY, "gru", 6, H, 9)
         arch.one_to_many_logits("gru", p, jnp.zeros((2, 6)), jnp.zeros((3, 4), jnp.int32))
     with pytest.raises(ValueError, match="xs"):
-        unroll.unroll("tanh", params, xs[0])
+        unrolling.unroll("tanh", params, xs[0])
 
 
 def test_unroll_auto_resolves_by_backend_and_bad_values_are_refused(monkeypatch):
-    assert unroll.resolve_unroll(4) == 4
+    assert unrolling.resolve_unroll(4) == 4
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    assert unroll.resolve_unroll("auto") == 8
+    assert unrolling.resolve_unroll("auto") == 8
     monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
-    assert unroll.resolve_unroll("auto") == 1
+    assert unrolling.resolve_unroll("auto") == 1
     for bad in (0, -2, True, 2.0, "fast"):
         with pytest.raises(ValueError, match="positive integer or 'auto'"):
-            unroll.resolve_unroll(bad)
-    params = cells.init_cell("gru", KEY, D, H)
+            unrolling.resolve_unroll(bad)
+    params = cells.init_cell(KEY, "gru", D, H)
     xs = jax.random.normal(KEY, (2, 7, D))
-    _, ys_auto = unroll.unroll("gru", params, xs)
-    _, ys_8 = unroll.unroll("gru", params, xs, unroll=8)
+    _, ys_auto = unrolling.unroll("gru", params, xs)
+    _, ys_8 = unrolling.unroll("gru", params, xs, unroll=8)
     np.testing.assert_allclose(ys_auto, ys_8, rtol=1e-5, atol=1e-6)  # the same numbers

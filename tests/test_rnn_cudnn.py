@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from jax.experimental import rnn as jrnn
 
-from genjax.rnn import cudnn
-from genjax.rnn import unroll as unroll_lib
+from genjax.rnn import cudnn, unrolling
 from genjax.rnn.cells import LSTMCarry
 
 KEY = jax.random.PRNGKey(0)
@@ -17,8 +16,8 @@ gpu_only = pytest.mark.skipif(not cudnn.available(), reason="cuDNN needs a GPU")
 
 def _setup(num_layers=2, bidirectional=False, batch=3, time=7, d=5, h=8):
     k_p, k_x, k_c = jax.random.split(KEY, 3)
-    layers = unroll_lib.init_stacked(
-        "lstm", k_p, d, h, num_layers=num_layers, bidirectional=bidirectional
+    layers = unrolling.init_stacked(
+        k_p, "lstm", d, h, num_layers=num_layers, bidirectional=bidirectional
     )
     layers = jax.tree_util.tree_map(lambda a: a + 0.1, layers)  # nonzero biases too
     xs = jax.random.normal(k_x, (batch, time, d))
@@ -42,7 +41,7 @@ def test_packed_weights_run_in_jax_reference_lstm_like_our_scan(num_layers):
     layers, xs = _setup(num_layers)
     lengths = jnp.array([7, 7, 7], jnp.int32)
     ys_ref, hn, cn = _ref(layers, xs, 1, lengths)
-    finals, ys = unroll_lib.stacked("lstm", layers, xs)
+    finals, ys = unrolling.stacked("lstm", layers, xs)
     np.testing.assert_allclose(ys, ys_ref, atol=1e-5)
     for layer, final in enumerate(finals):
         np.testing.assert_allclose(final.h, hn[layer], atol=1e-5)
@@ -52,7 +51,7 @@ def test_packed_weights_run_in_jax_reference_lstm_like_our_scan(num_layers):
 def test_packed_weights_bidirectional_reference():
     layers, xs = _setup(2, bidirectional=True)
     ys_ref, hn, _ = _ref(layers, xs, 2, jnp.full((3,), 7, jnp.int32))
-    finals, ys = unroll_lib.stacked("lstm", layers, xs)
+    finals, ys = unrolling.stacked("lstm", layers, xs)
     np.testing.assert_allclose(ys, ys_ref, atol=1e-5)
     np.testing.assert_allclose(finals[-1][0].h, hn[2], atol=1e-5)  # last layer, forward
     np.testing.assert_allclose(finals[-1][1].h, hn[3], atol=1e-5)  # last layer, backward
@@ -61,13 +60,13 @@ def test_packed_weights_bidirectional_reference():
 def test_layouts_cudnn_cannot_take_are_rejected():
     k1, k2 = jax.random.split(KEY)
     mixed = [
-        unroll_lib.init_stacked("lstm", k1, 4, 8)[0],
-        unroll_lib.init_stacked("lstm", k2, 8, 6)[0],
+        unrolling.init_stacked(k1, "lstm", 4, 8)[0],
+        unrolling.init_stacked(k2, "lstm", 8, 6)[0],
     ]
     with pytest.raises(ValueError, match="same hidden size"):
         cudnn.pack_weights(mixed)
     with pytest.raises(ValueError, match="LSTM layers"):
-        cudnn.pack_weights(unroll_lib.init_stacked("gru", k1, 4, 8))
+        cudnn.pack_weights(unrolling.init_stacked(k1, "gru", 4, 8))
     with pytest.raises(ValueError, match="at least one layer"):
         cudnn.pack_weights([])
 
@@ -75,7 +74,7 @@ def test_layouts_cudnn_cannot_take_are_rejected():
 def test_auto_falls_back_to_the_scan_off_gpu():
     layers, xs = _setup(1)
     _, ys = cudnn.stacked_lstm_auto(layers, xs)
-    _, expected = unroll_lib.stacked("lstm", layers, xs)
+    _, expected = unrolling.stacked("lstm", layers, xs)
     np.testing.assert_allclose(ys, expected, atol=1e-5 if not cudnn.available() else 2e-3)
 
 
@@ -89,7 +88,7 @@ def test_cudnn_matches_the_scan_with_ragged_lengths_and_carries(bidirectional):
     carries = [(one, one) if bidirectional else one] * 2
     with jax.default_matmul_precision("highest"):
         finals, ys = cudnn.stacked_lstm(layers, xs, lengths=lengths, carries=carries)
-        ref_finals, ref_ys = unroll_lib.stacked("lstm", layers, xs, lengths=lengths,
+        ref_finals, ref_ys = unrolling.stacked("lstm", layers, xs, lengths=lengths,
                                                 carries=carries)  # fmt: skip
     np.testing.assert_allclose(ys, ref_ys, atol=1e-5)
     for a, b in zip(jax.tree_util.tree_leaves(finals), jax.tree_util.tree_leaves(ref_finals),
@@ -106,7 +105,7 @@ def test_cudnn_gradients_match_the_scan():
         _, ys = fn(layers, xs, lengths=lengths)
         return jnp.sum(jnp.sin(ys))
 
-    scan = lambda ls, x, lengths: unroll_lib.stacked("lstm", ls, x, lengths=lengths)  # noqa: E731
+    scan = lambda ls, x, lengths: unrolling.stacked("lstm", ls, x, lengths=lengths)  # noqa: E731
     with jax.default_matmul_precision("highest"):
         g_cudnn = jax.grad(lambda p: loss(cudnn.stacked_lstm, p))(layers)
         g_scan = jax.grad(lambda p: loss(scan, p))(layers)

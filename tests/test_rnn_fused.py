@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genjax.rnn import cells, fused, unroll
+from genjax.rnn import cells, fused, unrolling
 
 B, T, D, H = 3, 9, 5, 7
 
@@ -31,7 +31,7 @@ def _loss(fn, lengths, reverse, weights):
 
 
 def _scan(params, xs, **kw):
-    return unroll.unroll("lstm", params, xs, **kw)
+    return unrolling.unroll("lstm", params, xs, **kw)
 
 
 @pytest.mark.parametrize("lengths, reverse", [(None, False), ((9, 4, 0), True), ((9, 4, 0), False)])
@@ -74,13 +74,13 @@ def test_fused_lstm_names_bad_input():
 
 def test_unroll_bidirectional_and_stacked_take_the_fused_backward():
     k = jax.random.split(jax.random.PRNGKey(1), 3)
-    layers = unroll.init_stacked("lstm", k[0], D, [H, 4], bidirectional=True)
+    layers = unrolling.init_stacked(k[0], "lstm", D, [H, 4], bidirectional=True)
     xs = jax.random.normal(k[1], (B, T, D))
     lengths = jnp.array([9, 6, 1])
     weights = jax.random.normal(k[2], (B, T, 2 * 4))
 
     def loss(layers, backward):
-        finals, ys = unroll.stacked("lstm", layers, xs, lengths=lengths, backward=backward)
+        finals, ys = unrolling.stacked("lstm", layers, xs, lengths=lengths, backward=backward)
         return jnp.sum(ys * weights) + jnp.sum(finals[-1][1].c)
 
     # float32, jitted; the fused one also under jax.checkpoint (rematerialised residuals)
@@ -96,9 +96,9 @@ def test_unroll_bidirectional_and_stacked_take_the_fused_backward():
     twice = jax.tree.map(lambda a: 2 * a, layers[0]["fwd"])
     np.testing.assert_allclose(ys[1], _scan(twice, xs, lengths=lengths)[1], atol=1e-5)
     with pytest.raises(ValueError, match="backward must be one of"):
-        unroll.unroll("lstm", layers[0]["fwd"], xs, backward="hand")
-    gru = unroll.init_stacked("gru", k[0], D, H)[0]
+        unrolling.unroll("lstm", layers[0]["fwd"], xs, backward="hand")
+    gru = unrolling.init_stacked(k[0], "gru", D, H)[0]
     with pytest.raises(ValueError, match="written for the LSTM, not the 'gru' cell"):
-        unroll.unroll("gru", gru, xs, backward="fused")
+        unrolling.unroll("gru", gru, xs, backward="fused")
     with pytest.raises(ValueError, match="unroll must be"):
-        unroll.unroll("lstm", layers[0]["fwd"], xs, backward="fused", unroll=0)
+        unrolling.unroll("lstm", layers[0]["fwd"], xs, backward="fused", unroll=0)

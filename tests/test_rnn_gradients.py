@@ -90,6 +90,21 @@ def test_tied_vs_untied_products():
     np.testing.assert_allclose(tied, 0.9 ** np.arange(1, 21), rtol=1e-4)
     untied = analysis.matrix_product_norms(KEY, 6, 5, 1.0, tied=False)
     assert untied.shape == (5,)
+    # Independent reference: the same draws (one key per depth, each matrix a Gaussian
+    # rescaled to spectral radius 1), multiplied in float64 NumPy without renormalising.
+    keys = jax.random.split(KEY, 5)
+    mats = []
+    for k in keys:
+        w = np.asarray(jax.random.normal(k, (6, 6)), np.float64)
+        mats.append(w / np.max(np.abs(np.linalg.eigvals(w))))
+        assert np.max(np.abs(np.linalg.eigvals(mats[-1]))) == pytest.approx(1.0)
+    product, expected = np.eye(6), []
+    for w in mats:
+        product = w @ product
+        expected.append(np.linalg.norm(product, 2))
+    np.testing.assert_allclose(untied, expected, rtol=1e-4)
+    # Unlike the tied power, the untied product is not rho^depth.
+    assert np.max(np.abs(np.asarray(untied) - 1.0)) > 0.1
 
 
 def test_clipping():
@@ -131,3 +146,20 @@ def test_truncated_bptt():
     )
     with pytest.raises(ValueError, match="window"):
         tbptt.truncated_stacked("lstm", params["rnn"], xs, 0)
+
+
+def test_truncated_bptt_sends_no_gradient_before_the_window():
+    """A loss at the last step reaches the inputs of its own chunk only (the mechanism)."""
+    params = arch.init_many_to_many(KEY, "lstm", 3, 4, 2, num_layers=2)
+    xs = jax.random.normal(KEY, (2, 12, 3))
+
+    def last_step_loss(xs, window):
+        return jnp.sum(arch.many_to_many("lstm", params, xs, window=window)[:, -1] ** 2)
+
+    truncated = np.abs(np.asarray(jax.grad(last_step_loss)(xs, 4))).sum(axis=(0, 2))  # [T]
+    full = np.abs(np.asarray(jax.grad(last_step_loss)(xs, None))).sum(axis=(0, 2))
+    # Chunks [0-3], [4-7], [8-11]: the loss at step 11 sees only steps 8-11.
+    np.testing.assert_array_equal(truncated[:8], 0.0)
+    assert np.all(truncated[8:] > 1e-6)
+    assert np.all(full[:8] > 1e-9)  # full BPTT reaches every earlier step
+    np.testing.assert_allclose(truncated[8:], full[8:], rtol=1e-5)

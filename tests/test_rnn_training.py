@@ -173,9 +173,7 @@ def test_readout_only_moves_the_readout_alone():
     params = arch.init_many_to_one(KEY, "lstm", 2, 8, 1)
     grads = jax.tree_util.tree_map(jnp.ones_like, params)
     adam = optax.adam(0.1)
-    updates, _ = long_range.readout_only(adam).update(
-        grads, long_range.readout_only(adam).init(params), params
-    )
+    updates, _ = arch.readout_only(adam).update(grads, arch.readout_only(adam).init(params), params)
     expected, _ = adam.update(grads["readout"], adam.init(params["readout"]))
     for got, want in zip(jax.tree_util.tree_leaves(updates["readout"]),
                          jax.tree_util.tree_leaves(expected), strict=True):  # fmt: skip

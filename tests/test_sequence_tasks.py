@@ -15,6 +15,7 @@ from experiments import common, sequence_tasks
 from experiments.configs import sequence_tasks as sequence_tasks_config
 from genjax.rnn import architectures as arch
 from genjax.rnn import sequence_tasks as st
+from genjax.rnn import tasks
 
 KEY = jax.random.PRNGKey(0)
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,7 +123,7 @@ def test_generators_and_architectures_reject_bad_input():
         st.tagging_batch(KEY, 2, 5, vocab_size=10, num_tags=4)
     with pytest.raises(ValueError, match="batch_size"):
         st.tagging_batch(KEY, 0, 5)
-    # Bad input on the paths the experiment uses (the checks live in genjax.rnn.unroll,
+    # Bad input on the paths the experiment uses (the checks live in genjax.rnn.sequences,
     # architectures, cells and tbptt; tests/test_rnn_cells.py covers the lower layers).
     # Zero weights of the right shapes (no compile): every check fires before any compute.
     shapes = jax.eval_shape(lambda k: arch.init_seq2seq(k, "lstm", 5, 4, 3, embed_dim=2), KEY)
@@ -144,6 +145,24 @@ def test_generators_and_architectures_reject_bad_input():
         arch.many_to_one("lstm", tagger, xs, window=0)
     with pytest.raises(ValueError, match="unknown cell name"):
         arch.init_seq2seq(KEY, "transformer", 5, 4, 3)
+
+
+def test_sequence_losses_name_the_batch_they_expect():
+    """A batch of the wrong kind (an array, a dict) is a TypeError saying what was expected."""
+    params = jax.eval_shape(lambda k: arch.init_seq2seq(k, "lstm", 5, 4, 3, embed_dim=2), KEY)
+    tokens = jnp.zeros((2, 4), jnp.int32)
+    with pytest.raises(TypeError, match=r"seq2seq_loss: batch must be a Seq2SeqBatch \(src, "):
+        st.seq2seq_loss("lstm", params, tokens)
+    with pytest.raises(TypeError, match="TaggingBatch .* got an array of shape \\(2, 4\\)"):
+        st.tagging_loss("lstm", params, tokens, vocab_size=5)
+    with pytest.raises(TypeError, match="batch must be a pair .* got a dict with keys"):
+        st.row_classification_loss("lstm", params, {"image": tokens, "label": tokens})
+    with pytest.raises(TypeError, match="digit_name_loss: batch must be a pair"):
+        st.digit_name_loss("lstm", params, tokens)
+    with pytest.raises(TypeError, match="adding_loss: batch must be an AddingBatch"):
+        tasks.adding_loss("lstm", params, tokens)
+    with pytest.raises(TypeError, match="copy_loss: batch must be a CopyBatch"):
+        tasks.copy_loss("lstm", params, {"inputs": tokens})
 
 
 def _tiny_config():
@@ -188,7 +207,7 @@ def test_sequence_tasks_end_to_end(tmp_path):
         ("tagging_vocab", 10, "must be even and a multiple of config.tagging_num_tags"),
         ("tagging_max_length", 1, "config.tagging_max_length must be an integer >= 4"),
         ("learning_rate", -1.0, "config.learning_rate must be positive"),
-        ("batch_size", 5000, "config.batch_size must be an integer in [1, 4000]"),
+        ("batch_size", 5000, "config.batch_size must be at most 4000 (the examples in MNIST"),
     ],
 )
 def test_bad_config_is_rejected_before_any_work(tmp_path, field, value, message):

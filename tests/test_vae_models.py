@@ -37,7 +37,7 @@ def _data(likelihood: str, key=1, n=B) -> jax.Array:
 @pytest.mark.parametrize("likelihood", models.DECODERS)
 def test_shapes(likelihood):
     model = _model(likelihood)
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     x = _data(likelihood)
     mean, logvar = model.apply(params, x, method=models.VAE.encode)
     assert mean.shape == logvar.shape == (B, LATENT)
@@ -58,7 +58,7 @@ def test_shapes(likelihood):
 @pytest.mark.parametrize("likelihood", models.DECODERS)
 def test_one_step_changes_every_parameter(likelihood):
     model = _model(likelihood)
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     optimizer = optax.adam(1e-2)
     step = jax.jit(train.make_train_step(models.make_elbo_loss(model), optimizer))
     state = train.create_train_state(params, optimizer, jax.random.PRNGKey(3))
@@ -75,7 +75,7 @@ def test_one_step_changes_every_parameter(likelihood):
 
 def test_logvar_stays_in_range_for_extreme_inputs():
     model = _model("gaussian_learned")
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     big = jax.tree_util.tree_map(lambda p: 1e3 * p, params)
     for scale in (1e6, -1e6):
         x = jnp.full((B, D), scale)
@@ -102,7 +102,7 @@ def test_soft_clip_reference():
 @pytest.mark.parametrize("likelihood", models.DECODERS)
 def test_loss_finite_for_extreme_weights(likelihood):
     model = _model(likelihood)
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     big = jax.tree_util.tree_map(lambda p: 100.0 * p + 10.0 * jnp.sign(p), params)
     loss_fn = models.make_elbo_loss(model)
     (loss, metrics), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -125,7 +125,7 @@ def test_elbo_loss_matches_hand_computation():
         "gaussian", data_dim=D, latent_dim=LATENT, encoder_hidden=(), decoder_hidden=(),
         decoder_logvar=logvar_dec,
     )  # fmt: skip
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     x = np.asarray(_data("gaussian"), np.float64)
     enc = params["params"]["encoder"]["mlp"]["out"]
     dec = params["params"]["decoder"]["mlp"]["out"]
@@ -158,7 +158,7 @@ def test_elbo_loss_matches_hand_computation():
 @pytest.mark.parametrize("likelihood", models.DECODERS)
 def test_decoder_log_likelihood_against_scipy(likelihood):
     model = _model(likelihood, decoder_logvar=-1.3)
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     x = _data(likelihood)
     z = jax.random.normal(jax.random.PRNGKey(2), (B, LATENT))
     out = jax.tree_util.tree_map(np.asarray, model.apply(params, z, method=models.VAE.decode))
@@ -180,7 +180,7 @@ def test_decoder_log_likelihood_against_scipy(likelihood):
 @pytest.mark.parametrize("likelihood", models.DECODERS)
 def test_pairwise_log_likelihood_matches_broadcast(likelihood):
     model = _model(likelihood)
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     x = _data(likelihood)
     z = jax.random.normal(jax.random.PRNGKey(3), (7, LATENT))
     got = models.pairwise_log_likelihood(model, params, x, z)
@@ -191,7 +191,7 @@ def test_pairwise_log_likelihood_matches_broadcast(likelihood):
 
 def test_log_px_prior_shared_is_the_naive_estimate():
     model = _model("bernoulli")
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     x = _data("bernoulli")
     key = jax.random.PRNGKey(7)
     got = models.log_px_prior_shared(key, model, params, x, 50)
@@ -209,7 +209,7 @@ def test_log_px_prior_shared_is_the_naive_estimate():
 
 def test_encoder_elbo_loss_freezes_decoder():
     model = _model("bernoulli")
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     enc, dec = models.split_params(params)
     x = {"image": _data("bernoulli")}
     key = jax.random.PRNGKey(1)
@@ -234,7 +234,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="unknown decoder likelihood"):
         models.VAE((4,), (4,), 2, D, "poisson").init(jax.random.PRNGKey(0), jnp.zeros((1, D)))
     model = _model("bernoulli")
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     with pytest.raises(ValueError, match=r"batch\['image'\]"):
         models.make_elbo_loss(model)(
             params, {"image": jnp.zeros((B, D + 1))}, jax.random.PRNGKey(0)
@@ -254,7 +254,7 @@ def test_bad_input():
 def test_objectives_accept_model_fns():
     """The closures plug into every estimator of genjax.vae.objectives, with sample axes."""
     model = _model("bernoulli")
-    params = models.init_params(model, jax.random.PRNGKey(0))
+    params = models.init_params(jax.random.PRNGKey(0), model)
     x = _data("bernoulli")
     encode_fn, log_likelihood_fn = models.model_fns(model, params)
     key = jax.random.PRNGKey(0)
@@ -262,6 +262,21 @@ def test_objectives_accept_model_fns():
     is_ = objectives.log_px_importance(key, x, encode_fn, log_likelihood_fn, 200, chunk_size=64)
     assert k1.shape == is_.shape == (B,)
     assert float(jnp.mean(is_)) > float(jnp.mean(k1))
+
+
+def test_losses_name_the_batch_they_expect():
+    """An array where the {'image': ...} batch belongs is a TypeError saying so."""
+    model = _model("bernoulli")
+    params = models.init_params(jax.random.PRNGKey(0), model)
+    x, key = _data("bernoulli"), jax.random.PRNGKey(1)
+    for loss_fn in (models.make_elbo_loss(model), models.make_naive_ml_loss(model, 2)):
+        with pytest.raises(TypeError, match=r"batch must be a dict with keys 'image', got an "
+                           r"array of shape \(5, 64\)"):  # fmt: skip
+            loss_fn(params, x, key)
+    with pytest.raises(TypeError, match=r"got a dict with keys \['images'\]"):
+        models.make_elbo_loss(model)(params, {"images": x}, key)
+    loss, _ = models.make_elbo_loss(model)(params, {"image": x}, key)
+    assert np.isfinite(float(loss))
 
 
 def test_vae_mnist_end_to_end(tmp_path):

@@ -35,6 +35,22 @@ def test_checkpoints_resume_only_under_the_same_config(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["seed"] == 0
 
 
+def test_an_extendable_step_count_may_grow_and_nothing_else_may_change(tmp_path):
+    steps = ("num_steps",)
+    common.prepare_workdir(tmp_path, _config(num_steps=100), steps)
+    (tmp_path / "checkpoints").mkdir()
+    common.prepare_workdir(tmp_path, _config(num_steps=300), steps)  # trains on
+    assert json.loads((tmp_path / "config.json").read_text())["num_steps"] == 300
+    with pytest.raises(common.ConfigError, match="num_steps: 300 -> 200"):
+        common.prepare_workdir(tmp_path, _config(num_steps=200), steps)  # past the checkpoints
+    with pytest.raises(common.ConfigError, match="num_steps: 300 -> 400"):
+        common.prepare_workdir(tmp_path, _config(num_steps=400))  # not extendable there
+    with pytest.raises(common.ConfigError, match=r"seed: 0 -> 1"):
+        common.prepare_workdir(tmp_path, _config(num_steps=400, seed=1), steps)
+    with pytest.raises(common.ConfigError, match="num_steps: 300 -> 400.0"):
+        common.prepare_workdir(tmp_path, _config(num_steps=400.0), steps)  # a count is an int
+
+
 def test_unreadable_config_next_to_checkpoints_is_refused(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "config.json").write_text("{not json")

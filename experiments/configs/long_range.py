@@ -4,6 +4,10 @@
     python -m experiments.long_range --workdir runs/long_range_quick \\
         --config=experiments/configs/long_range.py:quick
 
+The step counts in `experiments.long_range.EXTENDABLE` (adding_steps, sgd_steps,
+copy_steps) may grow on a rerun into the same workdir: every group trains on from its
+checkpoints (`--config.adding_steps=800` after the quick run above).
+
 'quick' (the main job's profile, about a minute on 2 cores): the adding problem at
 T = 50 only. 'full' (about two hours on 2 cores): adding at T in {50, 100} and the copy
 task at T = 50, hidden 64, 3,000 steps per group. Bai et al. 2018's length, T = 600

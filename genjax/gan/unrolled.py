@@ -1,4 +1,4 @@
-"""Unrolled GAN (Metz et al. 2017): G's loss after k simulated discriminator updates (2.4).
+"""Unrolled GAN (Metz et al. 2016): G's loss after k simulated discriminator updates (2.4).
 
 The k optax updates of the discriminator are an ordinary, differentiable
 inner loop: `jax.grad` of the returned loss w.r.t. the generator's parameters
@@ -20,7 +20,7 @@ import jax
 import numpy as np
 import optax
 
-from genjax.gan.losses import discriminator_loss, gan_value, nonsaturating_generator_loss
+from genjax.gan.losses import discriminator_loss, gan_value
 from genjax.typing import Array, Params
 
 Generate = Callable[[Params, Array], Array]  # (gen_params, noise [B, z]) -> samples [B, ...]
@@ -115,21 +115,25 @@ def unrolled_generator_loss(
     generate: Generate,
     discriminate: Discriminate,
     disc_optimizer: optax.GradientTransformation,
-    generator_loss: Callable[[Array], Array] = nonsaturating_generator_loss,
+    value_real: Array | None = None,
+    generator_loss: Callable[[Array], Array] | None = None,
     stop_unroll_gradient: bool = False,
     use_scan: bool = False,
-    value_real: Array | None = None,
 ) -> Array:
-    """G's loss against D after k simulated updates (Metz et al. 2017, eq. 6-7).
+    """G's loss against D after k simulated updates: by default Metz et al.'s f_K (eq. 6-7).
 
-    `jax.grad` w.r.t. `gen_params` flows through all k updates. With k = 0 it is
-    `generator_loss(discriminate(disc_params, generate(gen_params, noise)))`.
+    The default is the objective of Metz et al. (2016): G minimises the minimax
+    value after k updates of D, V(theta_D^K, theta_G) =
+    `gan_value(D_K(value_real), D_K(G(noise)))` (their code's `gen_loss =
+    -unrolled_loss`, which is V / 2). Its real-data term depends on G through the k
+    updates, which a loss of the fakes alone drops; with k = 0 it is the saturating
+    (minimax) loss plus a constant. `jax.grad` w.r.t. `gen_params` flows through
+    all k updates.
 
-    With `value_real` (a data batch), G minimises the GAN value itself,
-    V(D_K, G) = `gan_value(D_K(value_real), D_K(G(noise)))`, Metz et al.'s f_K
-    (their code's `gen_loss = -unrolled_loss`, which is V / 2): its real-data term depends on
-    G through the k updates, which a loss of the fakes alone drops. With k = 0
-    it is the saturating (minimax) loss plus a constant.
+    `generator_loss` replaces it by a loss of D_K's logits on the fakes alone,
+    e.g. `nonsaturating_generator_loss` (-log D_K(G(z)), the non-saturating
+    variant); with k = 0 that is `generator_loss(discriminate(disc_params,
+    generate(gen_params, noise)))`.
 
     Args:
       gen_params, disc_params, disc_opt_state: the current G, D and D's optimizer state.
@@ -139,12 +143,18 @@ def unrolled_generator_loss(
       generate: `(gen_params, noise) -> samples`.
       discriminate: `(disc_params, x) -> logits [B]`.
       disc_optimizer: D's optax optimizer (use `eps_root > 0` for Adam; see module doc).
-      generator_loss: a loss of D's logits on fakes, e.g. `nonsaturating_generator_loss`.
+      value_real: [B, ...] the data batch of the value's real-data term; needed by
+        the default objective, not allowed with `generator_loss`.
+      generator_loss: None (the minimax value, above) or a loss of D_K's logits on fakes.
       stop_unroll_gradient: the ablation: G is scored against the unrolled D but
         no gradient flows through the k updates (only through G's own samples).
       use_scan: see `unrolled_discriminator`.
-      value_real: see above; `generator_loss` is then not used.
     """
+    if (generator_loss is None) == (value_real is None):
+        raise ValueError(
+            "unrolled_generator_loss: give value_real (a data batch) for the default minimax "
+            "value V(D_K, G), or generator_loss (e.g. nonsaturating_generator_loss) instead"
+        )
     unrolled = unrolled_discriminator(
         gen_params,
         disc_params,
@@ -159,6 +169,6 @@ def unrolled_generator_loss(
     if stop_unroll_gradient:
         unrolled = jax.lax.stop_gradient(unrolled)
     fake_logits = discriminate(unrolled, generate(gen_params, noise))
-    if value_real is not None:
+    if generator_loss is None:
         return gan_value(discriminate(unrolled, value_real), fake_logits)
     return generator_loss(fake_logits)

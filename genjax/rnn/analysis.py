@@ -6,7 +6,7 @@
 - `jacobian_norms`: their spectral norms against the lag T - k.
 - `lstm_cell_path`: the cell-path factors diag(f_t) of 3.6 and their products.
 - `spectral_radius`, `with_spectral_radius`: W_hh's largest |eigenvalue| and a
-  rescaling that sets it.
+  rescaling that sets it (from `genjax.rnn.spectral`, re-exported here).
 - `matrix_product_norms`: the 3.3 contrast between a power of one matrix (an
   RNN's tied weights) and a product of independent matrices (a deep
   feed-forward net's untied weights).
@@ -19,23 +19,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from genjax.rnn.cells import Carry, LSTMCarry, lstm_gates
-from genjax.rnn.unroll import CellLike, as_cell
+from genjax.rnn.cells import Carry, CellLike, LSTMCarry, as_cell, lstm_gates
+from genjax.rnn.spectral import spectral_radius, with_spectral_radius  # noqa: F401 (re-exported)
 from genjax.typing import Array, Params, PRNGKey
-
-
-def spectral_radius(w: Array) -> Array:
-    """max |eigenvalue| of a square matrix (eigvals runs on the host CPU backend)."""
-    if w.ndim != 2 or w.shape[0] != w.shape[1]:
-        raise ValueError(f"w must be a square matrix, got shape {w.shape}")
-    return jnp.max(jnp.abs(jnp.linalg.eigvals(w)))
-
-
-def with_spectral_radius(w: Array, rho: float) -> Array:
-    """w rescaled so that its spectral radius is exactly rho."""
-    if rho < 0:
-        raise ValueError(f"rho must be >= 0, got {rho}")
-    return (w * (rho / spectral_radius(w))).astype(w.dtype)
 
 
 def _check_sequence(xs: Array) -> None:

@@ -20,10 +20,12 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import optax
 
-from genjax.rnn import unroll as unroll_lib
-from genjax.rnn.cells import Carry, LSTMCarry, carry_output
-from genjax.rnn.unroll import CellLike, as_cell, sequence_mask
+from genjax.rnn import unrolling
+from genjax.rnn.cells import Carry, CellLike, LSTMCarry, as_cell, carry_output
+from genjax.rnn.sequences import sequence_mask
+from genjax.rnn.tbptt import truncated_stacked
 from genjax.typing import Array, Params, PRNGKey
 
 # ----------------------------------------------------------------------------- pieces
@@ -52,7 +54,7 @@ def _final_features(final: Carry | tuple[Carry, Carry]) -> Array:
 
 def _output_dim(layer: Params, cell: CellLike) -> int:
     """The width a layer emits (2H for a bidirectional layer)."""
-    if unroll_lib.is_bidirectional(layer):
+    if unrolling.is_bidirectional(layer):
         return _output_dim(layer["fwd"], cell) + _output_dim(layer["bwd"], cell)
     carry = as_cell(cell).initial_carry(layer)
     return carry_output(carry).shape[-1]
@@ -124,17 +126,29 @@ def init_many_to_one(
 ) -> Params:
     """{'rnn': per-layer params, 'readout': dense(H_last -> O)}."""
     k_rnn, k_out = jax.random.split(key)
-    layers = unroll_lib.init_stacked(
-        cell, k_rnn, input_dim, hidden_dim, num_layers=num_layers,
+    layers = unrolling.init_stacked(
+        k_rnn, cell, input_dim, hidden_dim, num_layers=num_layers,
         bidirectional=bidirectional, **cell_options,
     )  # fmt: skip
     return {"rnn": layers, "readout": init_dense(k_out, _output_dim(layers[-1], cell), output_dim)}
 
 
+def readout_only(optimizer: optax.GradientTransformation) -> optax.GradientTransformation:
+    """`optimizer` on the params' 'readout' entry; every other entry (the recurrence) frozen.
+
+    With a frozen recurrence the network is an echo-state network: only the map from
+    the states an untrained RNN carries to the outputs learns.
+    """
+
+    def labels(params):  # a prefix of the params tree: one label per top-level entry
+        return {name: "train" if name == "readout" else "frozen" for name in params}
+
+    return optax.multi_transform({"train": optimizer, "frozen": optax.set_to_zero()}, labels)
+
+
 def _run(cell, layers, xs, lengths, carries, unroll, window):
     if window is None:
-        return unroll_lib.stacked(cell, layers, xs, lengths=lengths, carries=carries, unroll=unroll)
-    from genjax.rnn.tbptt import truncated_stacked  # noqa: PLC0415 (tbptt imports unroll only)
+        return unrolling.stacked(cell, layers, xs, lengths=lengths, carries=carries, unroll=unroll)
 
     return truncated_stacked(
         cell, layers, xs, window, lengths=lengths, carries=carries, unroll=unroll
@@ -205,6 +219,7 @@ def many_to_many(
 
 
 def generate(
+    key: PRNGKey,
     cell: CellLike,
     layers: Sequence[Params],
     readout: Params,
@@ -212,18 +227,17 @@ def generate(
     first_input: Array,
     num_steps: int,
     feedback: Callable[[PRNGKey, Array], tuple[Array, Array]],
-    key: PRNGKey,
 ) -> tuple[list[Carry], Array]:
     """Autoregressive generation with `lax.scan` (unidirectional stacked RNN).
 
     Args:
+      key: the sampling key (folded with the step index).
       layers, readout: a stacked RNN and its per-step readout.
       carries: per-layer initial carries, leaves [B, H].
       first_input: [B, D] the first step's input (e.g. a start-token embedding).
       num_steps: how many outputs to produce.
       feedback: `feedback(step_key, logits [B, O]) -> (output [B, ...], next_input [B, D])`,
         e.g. an argmax token and its embedding, or Bernoulli samples of 88 pitches.
-      key: the sampling key (folded with the step index).
 
     Returns:
       (final carries, outputs [B, num_steps, ...]).
@@ -233,7 +247,7 @@ def generate(
 
     def body(state, t):
         carries, x = state
-        carries, y = unroll_lib.stacked_step(cell, layers, carries, x)
+        carries, y = unrolling.stacked_step(cell, layers, carries, x)
         out, x = feedback(jax.random.fold_in(key, t), dense(readout, y))
         return (carries, x), out
 
@@ -279,8 +293,8 @@ def init_one_to_many(
 ) -> Params:
     """{'init': per-layer dense(vector -> carry), 'embed': [V+1, E], 'rnn', 'readout'}."""
     k_init, k_embed, k_rnn, k_out = jax.random.split(key, 4)
-    layers = unroll_lib.init_stacked(
-        cell, k_rnn, embed_dim, hidden_dim, num_layers=num_layers, **cell_options
+    layers = unrolling.init_stacked(
+        k_rnn, cell, embed_dim, hidden_dim, num_layers=num_layers, **cell_options
     )
     carry_sizes = [
         sum(a.size for a in jax.tree_util.tree_leaves(as_cell(cell).initial_carry(layer)))
@@ -318,7 +332,7 @@ def one_to_many_logits(cell: CellLike, params: Params, vectors: Array, targets: 
     _check_tokens(targets, "targets")
     _check_batch("vectors", vectors, "targets", targets)
     carries = one_to_many_initial_carries(cell, params, vectors)
-    _, ys = unroll_lib.stacked(
+    _, ys = unrolling.stacked(
         cell, params["rnn"], _shifted_inputs(params["embed"], targets), carries=carries
     )
     return dense(params["readout"], ys)
@@ -340,7 +354,7 @@ def one_to_many_generate(
     feedback = _token_feedback(embed, None if key is None else temperature)
     key = jax.random.PRNGKey(0) if key is None else key
     _, tokens = generate(
-        cell, params["rnn"], params["readout"], carries, first, num_steps, feedback, key
+        key, cell, params["rnn"], params["readout"], carries, first, num_steps, feedback
     )
     return tokens
 
@@ -365,11 +379,11 @@ def init_seq2seq(
     are the decoder's initial carries.
     """
     k_se, k_te, k_enc, k_dec, k_out = jax.random.split(key, 5)
-    encoder = unroll_lib.init_stacked(
-        cell, k_enc, embed_dim, hidden_dim, num_layers=num_layers, **cell_options
+    encoder = unrolling.init_stacked(
+        k_enc, cell, embed_dim, hidden_dim, num_layers=num_layers, **cell_options
     )
-    decoder = unroll_lib.init_stacked(
-        cell, k_dec, embed_dim, hidden_dim, num_layers=num_layers, **cell_options
+    decoder = unrolling.init_stacked(
+        k_dec, cell, embed_dim, hidden_dim, num_layers=num_layers, **cell_options
     )
     return {
         "src_embed": jax.random.normal(k_se, (src_vocab, embed_dim)),
@@ -385,7 +399,7 @@ def seq2seq_encode(
 ) -> list[Carry]:
     """The encoder's per-layer final carries after reading src int [B, S] (up to its lengths)."""
     _check_tokens(src, "src")
-    finals, _ = unroll_lib.stacked(
+    finals, _ = unrolling.stacked(
         cell, params["encoder"], params["src_embed"][src], lengths=src_lengths
     )
     return finals
@@ -402,7 +416,7 @@ def seq2seq_logits(
     _check_tokens(targets, "targets")
     _check_batch("src", src, "targets", targets)
     carries = seq2seq_encode(cell, params, src, src_lengths)
-    _, ys = unroll_lib.stacked(
+    _, ys = unrolling.stacked(
         cell, params["decoder"], _shifted_inputs(params["tgt_embed"], targets), carries=carries
     )
     return dense(params["readout"], ys)
@@ -420,7 +434,7 @@ def seq2seq_greedy_decode(
     embed = params["tgt_embed"]
     first = jnp.broadcast_to(embed[-1], (src.shape[0], embed.shape[1]))
     _, tokens = generate(
-        cell, params["decoder"], params["readout"], carries, first, max_len,
-        _token_feedback(embed, None), jax.random.PRNGKey(0),
+        jax.random.PRNGKey(0), cell, params["decoder"], params["readout"], carries, first,
+        max_len, _token_feedback(embed, None),
     )  # fmt: skip
     return tokens

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from genjax.rnn.spectral import with_spectral_radius
 from genjax.typing import Array, Params, PRNGKey
 
 Carry = Any  # an array [H] or a pytree of them (LSTMCarry); a batch adds a leading axis
@@ -85,8 +86,6 @@ def init_tanh_rnn(
     if recurrent_init == "orthogonal":
         w_hh = orthogonal(k_hh, hidden_dim, spectral_radius)
     else:
-        from genjax.rnn.analysis import with_spectral_radius  # noqa: PLC0415 (cycle-free)
-
         w_hh = with_spectral_radius(
             jax.random.normal(k_hh, (hidden_dim, hidden_dim)), spectral_radius
         )
@@ -217,16 +216,17 @@ def get_cell(name: str) -> Cell:
     return _CELLS[name]
 
 
-def init_cell(name: str, key: PRNGKey, input_dim: int, hidden_dim: int, **options) -> Params:
+CellLike = str | Cell  # a cell or its name
+
+
+def as_cell(cell: CellLike) -> Cell:
+    """A `Cell` from a cell or its name; ValueError naming the unknown name."""
+    return cell if isinstance(cell, Cell) else get_cell(cell)
+
+
+def init_cell(key: PRNGKey, name: str, input_dim: int, hidden_dim: int, **options) -> Params:
     """`get_cell(name).init(key, input_dim, hidden_dim, **options)`."""
     return get_cell(name).init(key, input_dim, hidden_dim, **options)
-
-
-def batch_initial_carry(name: str, params: Params, batch_size: int) -> Carry:
-    """The zero carry of cell `name` for `batch_size` examples (leaves [B, H])."""
-    _check_dims(batch_size=batch_size)
-    one = get_cell(name).initial_carry(params)
-    return jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (batch_size, *a.shape)), one)
 
 
 def carry_output(carry: Carry) -> Array:

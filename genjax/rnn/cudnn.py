@@ -1,15 +1,15 @@
 """The GPU fast path: a stacked LSTM through cuDNN (`jax.experimental.rnn`), same interface.
 
 `stacked_lstm(layers, xs, lengths=..., carries=...)` takes the parameters of
-`unroll.init_stacked('lstm', ...)` (uni- or bidirectional layers) and returns what
-`unroll.stacked('lstm', ...)` returns: (per-layer final carries, the last layer's
+`unrolling.init_stacked('lstm', ...)` (uni- or bidirectional layers) and returns what
+`unrolling.stacked('lstm', ...)` returns: (per-layer final carries, the last layer's
 outputs [B, T, H * directions], zeros at padded steps). Our parameters are packed
 into cuDNN's flat weight vector inside the traced function (a concatenation), so
 `jax.grad` reaches the same pytree. Gate order is the same (i, f, g, o); cuDNN's
 second bias b_hh is zero.
 
 cuDNN needs every layer to have the same hidden size and direction, a GPU, and
-float32; `available()` says whether this process can use it. `unroll.stacked`
+float32; `available()` says whether this process can use it. `unrolling.stacked`
 does not switch by itself: call this where you want the fast path, or use
 `stacked_lstm_auto`, which picks cuDNN on a GPU and the scan elsewhere.
 Numerics: cuDNN may use TF32 matrix products unless the default matmul precision
@@ -24,8 +24,9 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from genjax.rnn import unroll as unroll_lib
+from genjax.rnn import unrolling
 from genjax.rnn.cells import LSTMCarry
+from genjax.rnn.sequences import check_inputs, sequence_mask
 from genjax.typing import Array, Params
 
 
@@ -40,7 +41,7 @@ def _directions(layers: Sequence[Params]) -> list[Params]:
         raise ValueError("layers must hold at least one layer")
     out = []
     for layer in layers:
-        dirs = [layer["fwd"], layer["bwd"]] if unroll_lib.is_bidirectional(layer) else [layer]
+        dirs = [layer["fwd"], layer["bwd"]] if unrolling.is_bidirectional(layer) else [layer]
         if any(set(p) != {"W_x", "W_h", "b"} for p in dirs):
             raise ValueError("cuDNN's path takes LSTM layers ({'W_x', 'W_h', 'b'}) only")
         out.append(dirs)
@@ -66,11 +67,11 @@ def stacked_lstm(
     lengths: Array | None = None,
     carries: Sequence[LSTMCarry | tuple[LSTMCarry, LSTMCarry]] | None = None,
 ) -> tuple[list, Array]:
-    """`unroll.stacked('lstm', layers, xs, lengths=..., carries=...)` through cuDNN."""
+    """`unrolling.stacked('lstm', layers, xs, lengths=..., carries=...)` through cuDNN."""
     from jax.experimental import rnn as jrnn  # noqa: PLC0415 (GPU-only module)
 
     dirs = _directions(layers)
-    unroll_lib.check_inputs(xs, lengths)
+    check_inputs(xs, lengths)
     batch, time, input_dim = xs.shape
     num_layers, num_dirs = len(dirs), len(dirs[0])
     hidden = dirs[0][0]["W_h"].shape[1]
@@ -93,7 +94,7 @@ def stacked_lstm(
         hidden_size=hidden, num_layers=num_layers, dropout=0.0, bidirectional=num_dirs == 2,
     )  # fmt: skip
     if lengths is not None:
-        ys = jnp.where(unroll_lib.sequence_mask(lengths, time)[..., None], ys, 0.0)
+        ys = jnp.where(sequence_mask(lengths, time)[..., None], ys, 0.0)
     finals = []
     for layer in range(num_layers):
         pair = [LSTMCarry(hn[layer * num_dirs + d], cn[layer * num_dirs + d])
@@ -103,7 +104,7 @@ def stacked_lstm(
 
 
 def stacked_lstm_auto(layers, xs, *, lengths=None, carries=None, unroll: int | str = "auto"):
-    """cuDNN on a GPU (when the layers allow it), else `unroll.stacked('lstm', ...)`."""
+    """cuDNN on a GPU (when the layers allow it), else `unrolling.stacked('lstm', ...)`."""
     if available():
         try:
             _directions(layers)
@@ -111,4 +112,4 @@ def stacked_lstm_auto(layers, xs, *, lengths=None, carries=None, unroll: int | s
             pass
         else:
             return stacked_lstm(layers, xs, lengths=lengths, carries=carries)
-    return unroll_lib.stacked("lstm", layers, xs, lengths=lengths, carries=carries, unroll=unroll)
+    return unrolling.stacked("lstm", layers, xs, lengths=lengths, carries=carries, unroll=unroll)

@@ -1,7 +1,7 @@
 """A CPU fast path: one LSTM layer whose backward pass is written by hand (`jax.custom_vjp`).
 
 `lstm(params, xs, lengths=..., carry=..., reverse=...)` takes the parameters of
-`cells.init_lstm` and returns what `unroll.unroll('lstm', ...)` returns: (final
+`cells.init_lstm` and returns what `genjax.rnn.unroll('lstm', ...)` returns: (final
 `LSTMCarry`, outputs [B, T, H], zeros at padded steps), with the same masking
 and reverse semantics. Its gradients (w.r.t. the parameters, the inputs and the
 initial carry) equal autodiff's of the scan to float rounding (tested).
@@ -30,8 +30,8 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from genjax.rnn import unroll as unroll_lib
 from genjax.rnn.cells import LSTMCarry
+from genjax.rnn.sequences import check_carry, check_inputs
 from genjax.typing import Array, Params
 
 _PARAMS = ("W_x", "W_h", "b")
@@ -134,7 +134,7 @@ def lstm(
     carry: LSTMCarry | None = None,
     reverse: bool = False,
 ) -> tuple[LSTMCarry, Array]:
-    """One LSTM layer over a batch, as `unroll.unroll('lstm', params, xs, ...)`.
+    """One LSTM layer over a batch, as `genjax.rnn.unroll('lstm', params, xs, ...)`.
 
     Args:
       params: `cells.init_lstm`'s parameters (W_x [4H, D], W_h [4H, H], b [4H]).
@@ -149,7 +149,7 @@ def lstm(
     missing = [k for k in _PARAMS if k not in params]
     if missing:
         raise ValueError(f"LSTM params need {list(_PARAMS)}; missing {missing}")
-    unroll_lib.check_inputs(xs, lengths)
+    check_inputs(xs, lengths)
     batch, time = xs.shape[:2]
     hidden = params["W_h"].shape[1]
     if params["W_x"].shape != (4 * hidden, xs.shape[2]):
@@ -160,7 +160,7 @@ def lstm(
     if carry is None:
         zeros = jnp.zeros((batch, hidden), xs.dtype)
         carry = LSTMCarry(zeros, zeros)
-    unroll_lib.check_carry(carry, batch, "carry")
+    check_carry(carry, batch, "carry")
     if lengths is None:
         mask = jnp.ones((time, batch, 1), xs.dtype)
     else:

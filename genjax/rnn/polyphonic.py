@@ -5,21 +5,30 @@ independent Bernoullis for frame x_{t+1} (Boulanger-Lewandowski et al. 2012's RN
 baseline). The score is the negative log-likelihood in nats per time step,
 `architectures.sequence_bernoulli_nll`. Training-time regularisation: dropout on the
 input frames and on the recurrent outputs before the readout, and random transposition
-of whole pieces (`transpose`).
+of whole pieces (`transpose`). `fit` trains one model and keeps its best valid step.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
+from genjax import train
+from genjax.data import make_batch_fn
 from genjax.rnn import architectures as arch
-from genjax.rnn import unroll as unroll_lib
-from genjax.rnn.unroll import CellLike
+from genjax.rnn import unrolling
+from genjax.rnn.cells import CellLike
 from genjax.typing import Array, Params, PRNGKey
 
 NUM_PITCHES = 88
+log = logging.getLogger("genjax")
 
 
 def init(key: PRNGKey, cell: CellLike, hidden_dim: int, *, num_layers: int = 1, **options):
@@ -49,7 +58,7 @@ def logits(
 ) -> Array:
     """Next-frame logits [B, T, 88] for inputs [B, T, 88]; dropout only when `key` is given.
 
-    backward: as in `unroll.unroll` ('fused': the LSTM's hand-written backward pass,
+    backward: as in `genjax.rnn.unroll` ('fused': the LSTM's hand-written backward pass,
     `genjax.rnn.fused`, the same gradients to float rounding; 1.45x faster in
     `benchmarks/lstm_step` on a CPU, but not in `music`'s setting, hidden 256: see README).
     """
@@ -60,7 +69,7 @@ def logits(
             raise ValueError(f"{name} must be in [0, 1), got {rate}")
     k_in, k_out = (None, None) if key is None else jax.random.split(key)
     xs = _dropout(k_in, inputs, input_dropout)
-    _, ys = unroll_lib.stacked(cell, params["rnn"], xs, lengths=lengths, backward=backward)
+    _, ys = unrolling.stacked(cell, params["rnn"], xs, lengths=lengths, backward=backward)
     return arch.dense(params["readout"], _dropout(k_out, ys, output_dropout))
 
 
@@ -94,11 +103,11 @@ def transpose(key: PRNGKey, rolls: Array, max_shift: int) -> Array:
 
 
 def continue_piece(
+    key: PRNGKey,
     cell: CellLike,
     params: Params,
     primer: Array,
     num_frames: int,
-    key: PRNGKey,
     temperature: float = 1.0,
 ) -> Array:
     """Samples `num_frames` frames [B, num_frames, 88] after primers [B, P, 88] (P >= 1).
@@ -112,7 +121,7 @@ def continue_piece(
         raise ValueError(f"temperature must be > 0, got {temperature}")
     layers = params["rnn"]
     read = jnp.concatenate([jnp.zeros_like(primer[:, :1]), primer[:, :-1]], axis=1)
-    carries, _ = unroll_lib.stacked(cell, layers, read)
+    carries, _ = unrolling.stacked(cell, layers, read)
 
     def feedback(step_key, step_logits):
         frame = jax.random.bernoulli(step_key, jax.nn.sigmoid(step_logits / temperature))
@@ -120,7 +129,7 @@ def continue_piece(
         return frame, frame
 
     _, frames = arch.generate(
-        cell, layers, params["readout"], carries, primer[:, -1], num_frames, feedback, key
+        key, cell, layers, params["readout"], carries, primer[:, -1], num_frames, feedback
     )
     return frames
 
@@ -138,3 +147,91 @@ def marginal_nll_per_step(
     test = np.concatenate([r[skip_first:] for r in test_rolls]).astype(np.float64)
     ll = test @ np.log(p) + (1.0 - test) @ np.log1p(-p)
     return float(-ll.mean())
+
+
+class FitResult(NamedTuple):
+    """What `fit` returns."""
+
+    params: Params  # at the step with the lowest valid NLL (host arrays)
+    best_step: int
+    evals: list[dict]  # the evaluation records: step, valid_nll (, valid_nll_last_iterate)
+    nll: Callable[..., Array]  # jitted `nll(params, inputs, targets, lengths)`, no dropout
+
+
+def fit(
+    key: PRNGKey,
+    cell: CellLike,
+    arrays: Mapping[str, tuple[Array, Array, Array]],
+    *,
+    hidden_dim: int,
+    num_layers: int,
+    batch_size: int,
+    learning_rate: float,
+    clip_norm: float,
+    num_steps: int,
+    eval_every: int,
+    log_every: int,
+    ema_decay: float = 0.0,
+    transpose_max: int = 0,
+    input_dropout: float = 0.0,
+    output_dropout: float = 0.0,
+    skip_first: int = 1,
+) -> FitResult:
+    """Trains a next-frame model on `arrays['train']`, keeping the step with the lowest valid NLL.
+
+    Adam on the global-norm-clipped gradient with a cosine decay to 5% of `learning_rate`
+    over `num_steps`; pieces transposed by up to `transpose_max` semitones and dropout on
+    the inputs and outputs in training. Every `eval_every` steps the valid NLL
+    (`nll_per_step` with `skip_first`) is measured and the best step's parameters kept.
+    With `ema_decay > 0` it is the moving average of the iterates
+    (`genjax.train.param_ema`) that is evaluated and kept; the last iterate's valid NLL
+    is recorded beside it.
+
+    Args:
+      arrays: {'train', 'valid'} -> (inputs, targets, lengths), as `data.music.pad_rolls`.
+    """
+    k_init, k_data, k_train = jax.random.split(key, 3)
+    params = init(k_init, cell, hidden_dim, num_layers=num_layers)
+    schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.05)
+    optimizer = optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(schedule))
+    if ema_decay > 0:  # evaluate (and keep) the average of the iterates
+        optimizer = optax.chain(optimizer, train.param_ema(ema_decay))
+
+    def model_params(state):
+        return train.averaged_params(state.opt_state) if ema_decay > 0 else state.params
+
+    def loss_fn(params, batch, step_key):
+        inputs, targets, lengths = batch
+        k_shift, k_drop = jax.random.split(step_key)
+        inputs = transpose(k_shift, inputs, transpose_max)
+        targets = transpose(k_shift, targets, transpose_max)
+        out = logits(
+            cell, params, inputs, lengths, key=k_drop, input_dropout=input_dropout,
+            output_dropout=output_dropout,
+        )  # fmt: skip
+        return arch.sequence_bernoulli_nll(out, targets, lengths), {}
+
+    nll = jax.jit(functools.partial(nll_per_step, cell, skip_first=skip_first))
+    best = {"nll": float("inf"), "params": params, "step": 0}
+
+    def eval_fn(state):
+        params = model_params(state)
+        valid = float(nll(params, *arrays["valid"]))
+        if valid < best["nll"]:
+            best.update(nll=valid, params=jax.device_get(params), step=int(state.step))
+        record, last = {"valid_nll": valid}, ""
+        if ema_decay > 0:  # the last iterate beside the average, for comparison
+            record["valid_nll_last_iterate"] = float(nll(state.params, *arrays["valid"]))
+            last = f"; last iterate {record['valid_nll_last_iterate']:.3f}"
+        log.info("%s step %d: valid NLL %.3f (best %.3f at step %d)%s", cell, int(state.step),
+                 valid, best["nll"], best["step"], last)  # fmt: skip
+        return record
+
+    result = train.train(
+        train.create_train_state(params, optimizer, k_train),
+        train.make_train_step(loss_fn, optimizer),
+        make_batch_fn(arrays["train"], batch_size, k_data),
+        num_steps, log_every=log_every, eval_fn=eval_fn, eval_every=eval_every,
+    )  # fmt: skip
+    evals = [r for r in result.history if "valid_nll" in r]
+    return FitResult(best["params"], best["step"], evals, nll)

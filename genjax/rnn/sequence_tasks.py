@@ -18,6 +18,11 @@
 Padding: sources are padded with their own pad id (past `src_lengths`), targets
 with EOS (past `target_lengths`, which count the EOS). Batches are pure functions
 of a key, so a training step can draw its own batch inside `jit`.
+
+Losses, `loss(cell, params, batch) -> scalar` with the batch of their task (a
+TypeError names the batch they expect): `row_classification_loss` (many-to-one),
+`digit_name_loss` (one-to-many, teacher-forced), `tagging_loss` (aligned
+many-to-many) and `seq2seq_loss` (encoder-decoder, teacher-forced).
 """
 
 from __future__ import annotations
@@ -27,8 +32,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
-from genjax.typing import Array, PRNGKey
+from genjax._checks import check_batch_type, describe
+from genjax.rnn import architectures as arch
+from genjax.rnn.cells import CellLike
+from genjax.typing import Array, Params, PRNGKey
 
 # ----------------------------------------------------------------------------- token codes
 
@@ -332,3 +341,57 @@ def word_text(tokens) -> str:
     return "".join(
         LETTERS[t - 1] if 1 <= t <= len(LETTERS) else "?" for t in tokens_until(tokens, WORD_EOS)
     )
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def _images_and_labels(batch, where: str) -> tuple[Array, Array]:
+    if not (isinstance(batch, tuple) and len(batch) == 2):
+        raise TypeError(
+            f"{where}: batch must be a pair (images [B, H, W], labels int [B]), "
+            f"got {describe(batch)}"
+        )
+    return batch
+
+
+def row_classification_loss(cell: CellLike, params: Params, batch: tuple[Array, Array]) -> Array:
+    """many-to-one: softmax cross-entropy of the class read from an image row by row.
+
+    batch: (images [B, H, W], one row of W pixels per step; labels int [B]).
+    """
+    images, labels = _images_and_labels(batch, "row_classification_loss")
+    logits = arch.many_to_one(cell, params, images)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def digit_name_loss(cell: CellLike, params: Params, batch: tuple[Array, Array]) -> Array:
+    """one-to-many: teacher-forced cross-entropy per letter of the digit's name (EOS included).
+
+    batch: (images [B, H, W], flattened into the initial state; labels int [B]).
+    """
+    images, labels = _images_and_labels(batch, "digit_name_loss")
+    targets, lengths = digit_name_targets(labels)
+    logits = arch.one_to_many_logits(cell, params, images.reshape(images.shape[0], -1), targets)
+    return arch.sequence_softmax_xent(logits, targets, lengths)
+
+
+def tagging_logits(
+    cell: CellLike, params: Params, batch: TaggingBatch, *, vocab_size: int
+) -> Array:
+    """many-to-many aligned: per-step tag logits [B, T, K] of one-hot tokens, masked by length."""
+    check_batch_type(batch, TaggingBatch, "tagging_logits")
+    return arch.many_to_many(cell, params, jax.nn.one_hot(batch.tokens, vocab_size), batch.lengths)
+
+
+def tagging_loss(cell: CellLike, params: Params, batch: TaggingBatch, *, vocab_size: int) -> Array:
+    """Softmax cross-entropy per real step of the tagger's logits against the tags."""
+    logits = tagging_logits(cell, params, batch, vocab_size=vocab_size)
+    return arch.sequence_softmax_xent(logits, batch.tags, batch.lengths)
+
+
+def seq2seq_loss(cell: CellLike, params: Params, batch: Seq2SeqBatch) -> Array:
+    """encoder-decoder: teacher-forced cross-entropy per real target step (EOS included)."""
+    check_batch_type(batch, Seq2SeqBatch, "seq2seq_loss")
+    logits = arch.seq2seq_logits(cell, params, batch.src, batch.targets, batch.src_lengths)
+    return arch.sequence_softmax_xent(logits, batch.targets, batch.target_lengths)

@@ -9,6 +9,8 @@
 - Copy (Arjovsky et al. 2016): 10 symbols from {1..8}, T - 1 blanks (0), the
   delimiter 9, 10 blanks; the targets are T + 10 blanks then the 10 symbols.
   Memoryless baseline cross-entropy: 10 log 8 / (T + 20).
+
+`adding_loss` and `copy_loss` score a network of `genjax.rnn.architectures` on a batch.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from genjax.typing import Array, PRNGKey
+from genjax._checks import check_batch_type
+from genjax.rnn import architectures as arch
+from genjax.rnn.cells import CellLike
+from genjax.typing import Array, Params, PRNGKey
 
 ADDING_BASELINE_MSE = 1.0 / 6.0
 COPY_SYMBOLS = 10  # the remembered prefix length
@@ -94,3 +99,24 @@ def copy_batch(key: PRNGKey, batch_size: int, length: int) -> CopyBatch:
 def copy_baseline_xent(length: int) -> float:
     """Cross-entropy per step of the memoryless predictor: 10 log 8 / (T + 20)."""
     return COPY_SYMBOLS * math.log(8) / (length + 2 * COPY_SYMBOLS)
+
+
+def adding_loss(
+    cell: CellLike, params: Params, batch: AddingBatch, *, window: int | None = None
+) -> Array:
+    """Mean squared error of a many-to-one network's output [B] against the marked sum.
+
+    window: truncated BPTT with this window (`genjax.rnn.tbptt`); None: full BPTT.
+    """
+    check_batch_type(batch, AddingBatch, "adding_loss")
+    pred = arch.many_to_one(cell, params, batch.inputs, window=window)[:, 0]
+    return jnp.mean((pred - batch.targets) ** 2)
+
+
+def copy_loss(
+    cell: CellLike, params: Params, batch: CopyBatch, *, window: int | None = None
+) -> Array:
+    """Softmax cross-entropy per step of an aligned many-to-many network on the copy task."""
+    check_batch_type(batch, CopyBatch, "copy_loss")
+    logits = arch.many_to_many(cell, params, batch.inputs, window=window)
+    return arch.sequence_softmax_xent(logits, batch.targets)

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-from genjax.rnn import unroll as unroll_lib
-from genjax.rnn.cells import Carry
-from genjax.rnn.unroll import CellLike, as_cell, check_inputs
+from genjax.rnn import unrolling
+from genjax.rnn.cells import Carry, CellLike, as_cell
+from genjax.rnn.sequences import check_inputs
 from genjax.typing import Array, Params
 
 
@@ -42,13 +42,13 @@ def truncated_stacked(
     carries: Sequence[Carry] | None = None,
     unroll: int | str = "auto",
 ) -> tuple[list[Carry], Array]:
-    """`unroll.stacked` with the gradient cut every `window` steps (same outputs, truncated grads).
+    """`unrolling.stacked` with the gradient cut every `window` steps (same outputs, cut grads).
 
     Args:
       layers: per-layer params (unidirectional: truncation is a causal idea).
       xs: [B, T, D]; T need not be a multiple of window (the tail is padded and masked).
       window: K >= 1.
-      lengths, carries, unroll: as in `unroll.stacked`.
+      lengths, carries, unroll: as in `unrolling.stacked`.
 
     Returns:
       (per-layer final carries, last-layer outputs [B, T, H]).
@@ -56,13 +56,13 @@ def truncated_stacked(
     check_window(window)
     cell = as_cell(cell)
     check_inputs(xs, lengths)
-    if any(unroll_lib.is_bidirectional(layer) for layer in layers):
+    if any(unrolling.is_bidirectional(layer) for layer in layers):
         raise ValueError("truncated BPTT needs unidirectional layers")
     batch, time, dim = xs.shape
     if carries is None:
-        carries = [unroll_lib.initial_carry(cell, layer, batch) for layer in layers]
+        carries = [unrolling.initial_carry(cell, layer, batch) for layer in layers]
     if window >= time:
-        return unroll_lib.stacked(cell, layers, xs, lengths=lengths, carries=carries, unroll=unroll)
+        return unrolling.stacked(cell, layers, xs, lengths=lengths, carries=carries, unroll=unroll)
     num_chunks = -(-time // window)
     padded = num_chunks * window
     lengths = jnp.full((batch,), time) if lengths is None else jnp.asarray(lengths)
@@ -73,7 +73,7 @@ def truncated_stacked(
         j, chunk = inputs
         carries = jax.lax.stop_gradient(carries)  # the truncation
         chunk_lengths = jnp.clip(lengths - j * window, 0, window)
-        carries, ys = unroll_lib.stacked(
+        carries, ys = unrolling.stacked(
             cell, layers, chunk, lengths=chunk_lengths, carries=carries, unroll=unroll
         )
         return carries, ys

@@ -9,6 +9,7 @@ from genjax.train.checkpoint import (
 )
 from genjax.train.lock import WorkdirLock, WorkdirLockedError
 from genjax.train.loop import NonFiniteError, TrainResult, train
+from genjax.train.multirun import MultiRunOptState, all_finite, make_multi_run_step, stack_runs
 from genjax.train.sharding import DATA_AXIS, data_mesh, shard_batch
 from genjax.train.state import (
     Batch,
@@ -29,19 +30,23 @@ __all__ = [
     "ConfigMismatchError",
     "LossFn",
     "MetricWriter",
+    "MultiRunOptState",
     "NonFiniteError",
     "ParamEmaState",
     "TrainResult",
     "TrainState",
     "WorkdirLock",
     "WorkdirLockedError",
+    "all_finite",
     "averaged_params",
     "create_train_state",
     "data_mesh",
     "make_eval_step",
+    "make_multi_run_step",
     "make_train_step",
     "param_ema",
     "read_metrics",
     "shard_batch",
+    "stack_runs",
     "train",
 ]

@@ -27,7 +27,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from genjax._checks import check_unit_interval
+from genjax._checks import check_batch_dict, check_unit_interval
 from genjax.data import dynamic_binarize
 from genjax.nn import MLP, flatten_images
 from genjax.train import LossFn
@@ -198,7 +198,7 @@ def make_vae(
     )
 
 
-def init_params(model: VAE, init_key: PRNGKey) -> Params:
+def init_params(init_key: PRNGKey, model: VAE) -> Params:
     """Fresh parameters {'params': {'encoder': ..., 'decoder': ...}} of `model`."""
     return model.init(init_key, jnp.zeros((1, model.data_dim), jnp.float32))
 
@@ -317,6 +317,7 @@ def log_px_prior_shared(
 
 
 def _prepare(model: VAE, batch: dict, binarize_key: PRNGKey, dynamic_binarization: bool) -> Array:
+    check_batch_dict(batch, ("image",), "the VAE loss")
     x = flatten_images(batch["image"])
     check_data(model, x, "batch['image'] (flattened)")
     if dynamic_binarization:

@@ -11,64 +11,14 @@ haiku `dynamic_unroll`, PyTorch packed sequences give the same).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from genjax.rnn.cells import Carry, Cell, get_cell
+from genjax.rnn import fused
+from genjax.rnn.cells import Carry, Cell, CellLike, as_cell
+from genjax.rnn.sequences import check_carry, check_inputs
 from genjax.typing import Array, Params, PRNGKey
-
-CellLike = str | Cell
-
-
-def as_cell(cell: CellLike) -> Cell:
-    """A `Cell` from a cell or its name; ValueError naming the unknown name."""
-    return cell if isinstance(cell, Cell) else get_cell(cell)
-
-
-def _is_concrete(x: Any) -> bool:
-    return not isinstance(x, jax.core.Tracer)
-
-
-def check_inputs(xs: Array, lengths: Array | None, name: str = "xs") -> None:
-    """Validates `xs: [B, T, D]` and `lengths: [B]` (values checked when not traced)."""
-    if xs.ndim != 3:
-        raise ValueError(f"{name} must be [batch, time, features], got shape {xs.shape}")
-    if lengths is None:
-        return
-    batch, time = xs.shape[:2]
-    # Values are checked whenever they are known: also for concrete lengths closed over
-    # by a jitted function, where jnp operations on them would already be traced.
-    concrete = np.asarray(lengths) if _is_concrete(lengths) else None
-    lengths = jnp.asarray(lengths)
-    if lengths.shape != (batch,):
-        raise ValueError(
-            f"lengths must have shape [batch]=({batch},) to match {name} {xs.shape}, "
-            f"got {lengths.shape}"
-        )
-    if not jnp.issubdtype(lengths.dtype, jnp.integer):
-        raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-    if concrete is not None:
-        lo, hi = int(concrete.min()), int(concrete.max())
-        if lo < 0:
-            raise ValueError(f"lengths must be >= 0, got a length {lo}")
-        if hi > time:
-            raise ValueError(f"lengths must be <= the padded length T={time}, got a length {hi}")
-
-
-def check_carry(carry: Carry, batch: int, name: str) -> None:
-    for leaf in jax.tree_util.tree_leaves(carry):
-        if leaf.ndim < 1 or leaf.shape[0] != batch:
-            raise ValueError(
-                f"{name} leaves must have a leading batch axis of size {batch}, got {leaf.shape}"
-            )
-
-
-def sequence_mask(lengths: Array, time: int) -> Array:
-    """[B, T] bool: True at real steps t < lengths[b]."""
-    return jnp.arange(time)[None, :] < lengths[:, None]
 
 
 def _where(mask: Array, new: Array, old: Array) -> Array:
@@ -121,8 +71,6 @@ def unroll(
     check_backward(backward, cell)
     unroll = resolve_unroll(unroll)
     if backward == "fused":
-        from genjax.rnn import fused  # it builds on this module
-
         return fused.lstm(params, xs, lengths=lengths, carry=carry, reverse=reverse)
     check_inputs(xs, lengths)
     batch, time = xs.shape[:2]
@@ -172,7 +120,7 @@ def resolve_unroll(unroll: int | str) -> int:
 unroll_fn = unroll  # `bidirectional`/`stacked` take an `unroll` argument that shadows the name
 
 
-def init_bidirectional(cell: CellLike, key: PRNGKey, input_dim: int, hidden_dim: int, **options):
+def init_bidirectional(key: PRNGKey, cell: CellLike, input_dim: int, hidden_dim: int, **options):
     """{'fwd': params, 'bwd': params}: two independent cells."""
     k_f, k_b = jax.random.split(key)
     cell = as_cell(cell)
@@ -212,8 +160,8 @@ def bidirectional(
 
 
 def init_stacked(
-    cell: CellLike,
     key: PRNGKey,
+    cell: CellLike,
     input_dim: int,
     hidden_dims: int | Sequence[int],
     *,
@@ -240,7 +188,7 @@ def init_stacked(
     dim = input_dim
     for key_l, hidden in zip(jax.random.split(key, len(hidden_dims)), hidden_dims, strict=True):
         if bidirectional:
-            layers.append(init_bidirectional(cell, key_l, dim, hidden, **options))
+            layers.append(init_bidirectional(key_l, cell, dim, hidden, **options))
             dim = 2 * hidden
         else:
             layers.append(cell.init(key_l, dim, hidden, **options))

@@ -1,0 +1,1333 @@
+"""Renders every measured number in README.md and docs/ from the committed results.
+
+    python -m experiments.render_docs           # rewrite the rendered blocks
+    python -m experiments.render_docs --check   # exit 1 listing the stale blocks
+
+A rendered block sits between two marker comments in a Markdown file:
+
+    <!-- begin: NAME -->
+    ...generated text, never edited by hand...
+    <!-- end: NAME -->
+
+and NAME names a renderer below (`@block("NAME")`), a function of the committed
+outputs: `results/<profile>/report.json` (the claim verdicts),
+`results/<profile>/<experiment>/metrics.json` (and the per-seed files beside
+them), the claim registry `experiments.claims`, the benchmark outputs under
+`results/cpu/` and `results/gpu_*/`, and `docs/data/recorded_benchmarks.json`
+(benchmark numbers whose raw output is not committed). A metric that changes
+without its page, or a page edited inside a block, makes `--check` fail
+(tests/test_docs.py runs it).
+
+Decimal numbers and percentages in the prose outside the blocks are checked
+too (`prose_numbers`): each must be a setting or a published number listed in
+`PROSE_CONSTANTS`, so that no measured number lives outside a rendered block.
+
+The same file is the site's mkdocs hook (`hooks:` in mkdocs.yml): `on_files`
+serves the figures under `results/` at `figures/...` without copying them into
+docs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import operator
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+DOCS = ROOT / "docs"
+RECORDED = DOCS / "data" / "recorded_benchmarks.json"
+
+BLOCK_RE = re.compile(
+    r"<!-- begin: (?P<name>[\w.\-]+) -->\n(?P<body>.*?)<!-- end: (?P=name) -->", re.S
+)
+ANY_MARKER_RE = re.compile(r"<!-- (begin|end): ([\w.\-]+) -->")
+
+RENDERERS: dict[str, Callable[[], str]] = {}
+OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def block(name: str):
+    """Registers `fn() -> markdown` as the renderer of the blocks called `name`."""
+
+    def register(fn: Callable[[], str]) -> Callable[[], str]:
+        if name in RENDERERS:
+            raise ValueError(f"two renderers for block {name!r}")
+        RENDERERS[name] = fn
+        return fn
+
+    return register
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@functools.cache
+def read_json(path: str) -> object:
+    return json.loads((ROOT / path).read_text())
+
+
+def metrics(profile: str, experiment: str, file: str = "metrics.json") -> dict[str, float]:
+    return read_json(f"results/{profile}/{experiment}/{file}")
+
+
+def report(profile: str) -> dict:
+    return read_json(f"results/{profile}/report.json")
+
+
+@functools.cache
+def claims() -> list:
+    from experiments.claims import CLAIMS
+
+    return list(CLAIMS)
+
+
+def claim(claim_id: str):
+    return next(c for c in claims() if c.id == claim_id)
+
+
+def recorded(name: str) -> dict:
+    return json.loads(RECORDED.read_text())[name]
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def num(v: float | None, sig: int = 3) -> str:
+    """`sig` significant digits; scientific below 1e-3 and from 1e5; '–' for None."""
+    if v is None:
+        return "–"
+    v = float(v)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0:
+        return "0"
+    if abs(v) < 1e-3 or abs(v) >= 1e5:
+        mantissa, exponent = f"{v:.{max(sig - 2, 0)}e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    digits = sig - 1 - math.floor(math.log10(abs(v)))
+    out = f"{round(v, digits):.{max(digits, 0)}f}"
+    if "." in out:
+        out = out.rstrip("0").rstrip(".")
+    return out
+
+
+def lr(v: float) -> str:
+    """A learning rate as 1e-4, 3e-4, 0.001 -> 1e-3."""
+    mantissa, exponent = f"{v:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def fixed(v: float | None, decimals: int) -> str:
+    return "–" if v is None else f"{float(v):.{decimals}f}"
+
+
+def pct(v: float | None, decimals: int = 1) -> str:
+    return "–" if v is None else f"{100 * float(v):.{decimals}f}%"
+
+
+def count(v: float) -> str:
+    return f"{float(v):.0f}"
+
+
+def _cell(text: str) -> str:
+    """Escapes the pipes of a table cell outside its code spans (which keep theirs)."""
+    parts = text.split("`")
+    return "`".join(p.replace("|", "\\|") if i % 2 == 0 else p for i, p in enumerate(parts))
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(map(_cell, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def status_cell(status: str) -> str:
+    return {"PASS": "PASS", "FAIL": "**FAIL**", "SKIP": "full only"}.get(status, status)
+
+
+# ----------------------------------------------------------------------------- claims
+
+SHORT = {
+    "1.1": "A linear autoencoder spans the PCA subspace, not the principal axes",
+    "1.2": "A plain autoencoder decodes codes away from its data to non-digits",
+    "1.3": "p(x) is hard: the prior mass of the codes that explain x shrinks with d",
+    "1.4": "Prior sampling estimates log p(x) badly, worse as d grows",
+    "1.5": "Importance sampling from q(z|x) needs orders of magnitude fewer samples",
+    "1.6": "The ELBO is a lower bound; IWAE bounds tighten towards log p(x)",
+    "1.7": "The KL to N(0, I) is closed-form and leaves the latent units in use",
+    "1.8": "Gaussian, Bernoulli and categorical decoders are exact log-likelihoods",
+    "1.9": "Reparameterisation trains the encoder; the VAE beats naive ML",
+    "2.1": "The discriminator is logistic regression",
+    "2.2": "The saturating G loss vanishes where D is sure; the non-saturating one does not",
+    "2.3": "D* = p_data / (p_data + p_g), and V(D*, G) = 2 JS - log 4",
+    "2.4": "GANs drop modes; unrolling and minibatch discrimination recover them",
+    "2.5": "JS is flat on disjoint supports, W1 is not; WGAN-GP trains more robustly",
+    "3.1": "Each of the four RNN architectures fits its task, music included",
+    "3.2": "Hand-written BPTT equals autodiff",
+    "3.3": "Gradients through time scale like rho^(T-k) for one tied W_hh",
+    "3.4": "Clipping the gradient norm prevents divergence",
+    "3.5": "Truncated BPTT shorter than the dependency cannot learn it",
+    "3.6": "The LSTM carries gradient over long lags and solves what a tanh RNN cannot",
+}
+
+EXPERIMENTS = {
+    "pca_vs_linear_ae": "tied and untied linear autoencoders against PCA on MNIST",
+    "ae_latent_space": "decoded codes of a plain autoencoder, judged by a digit classifier",
+    "likelihood_estimators": "naive vs importance-sampled log p(x) on linear-Gaussian "
+    "models with exact log p(x), d = 2, 8, 32",
+    "vae_mnist": "VAEs on binarised MNIST and the 8x8 digits (four decoders), IWAE bounds, "
+    "maximum likelihood on the naive estimate",
+    "gan_theory": "saturating vs non-saturating G, D* vs a trained D, JS and W1 on "
+    "parallel lines with vmapped WGAN-GP critics",
+    "gan_mixture": "seven GAN variants x 10 vmapped seeds on the ring and grid mixtures; "
+    "the stability sweep",
+    "gan_mnist": "a GAN and a WGAN-GP on MNIST, judged by a digit classifier",
+    "rnn_gradients": "hand BPTT vs jax.grad; Jacobian norms against the lag; the LSTM cell path",
+    "sequence_tasks": "the four architectures: row-MNIST, digit names, a tagger, "
+    "addition and reversal",
+    "long_range": "the adding and copy problems: tanh RNN, LSTM, GRU, clipping, truncated BPTT",
+    "music": "next-frame NLL of tanh RNN / LSTM / GRU on Bach chorales",
+    "music_jsb": "a 2-layer LSTM on the standard JSB Chorales split (full profile)",
+}
+
+PAGES = {  # the results page of each experiment
+    "pca_vs_linear_ae": "results/autoencoders.md",
+    "ae_latent_space": "results/autoencoders.md",
+    "likelihood_estimators": "results/vae.md",
+    "vae_mnist": "results/vae.md",
+    "gan_theory": "results/gan.md",
+    "gan_mixture": "results/gan.md",
+    "gan_mnist": "results/gan.md",
+    "rnn_gradients": "results/rnn.md",
+    "sequence_tasks": "results/rnn.md",
+    "long_range": "results/rnn.md",
+    "music": "results/rnn.md",
+    "music_jsb": "results/rnn.md",
+}
+
+
+def _claim_experiments(c) -> list[str]:
+    names = [c.experiment] + [k.experiment for k in c.criteria if k.experiment]
+    return list(dict.fromkeys(names))
+
+
+def _counts(profile: str) -> dict[str, int]:
+    statuses = [v["status"] for v in report(profile)["claims"].values()]
+    return {s: statuses.count(s) for s in ("PASS", "FAIL", "SKIP", "NOT RUN")}
+
+
+def _summary_sentence() -> str:
+    quick, full = _counts("quick"), _counts("full")
+    judged_quick = len(claims()) - quick["SKIP"] - quick["NOT RUN"]
+    skipped = [i for i, v in report("quick")["claims"].items() if v["status"] == "SKIP"]
+    failed = [i for i, v in report("full")["claims"].items() if v["status"] != "PASS"]
+    return (
+        f"Quick profile (`make run`): **{quick['PASS']}/{judged_quick} claims pass**"
+        + (f", and {', '.join(skipped)} is judged in the full profile only" if skipped else "")
+        + f", in {report('quick')['seconds']:.0f} s. Full profile: "
+        f"**{full['PASS']}/{len(claims())} pass**"
+        + (f"; {', '.join(failed)} do not reproduce at our budget." if failed else ".")
+    )
+
+
+# The main job's quick profile run at several seeds and CPU kinds (results/quick_runs/).
+QUICK_RUNS = {
+    "seed 0": "seed0",
+    "seed 1": "seed1",
+}
+
+
+def _quick_run_reports() -> dict[str, dict]:
+    return {
+        label: read_json(f"results/quick_runs/{d}/report.json") for label, d in QUICK_RUNS.items()
+    }
+
+
+@block("robustness.margins")
+def _robustness_margins() -> str:
+    from experiments import margins
+
+    return margins.margins_table(_quick_run_reports(), "quick")
+
+
+@block("robustness.runs")
+def _robustness_runs() -> str:
+    from genjax import provenance
+
+    rows = []
+    for label, d in QUICK_RUNS.items():
+        rep = read_json(f"results/quick_runs/{d}/report.json")
+        env = read_json(f"results/quick_runs/{d}/environment.json")
+        passed = sum(c["status"] == "PASS" for c in rep["claims"].values())
+        judged = sum(c["status"] in ("PASS", "FAIL", "NOT RUN") for c in rep["claims"].values())
+        rows.append([label, f"{passed}/{judged}", f"{rep['seconds'] / 60:.1f} min",
+                     provenance.summary(env, with_commit=False)])  # fmt: skip
+    return table(["run", "claims passing", "wall time", "environment"], rows)
+
+
+@block("claims.summary")
+def _claims_summary() -> str:
+    return _summary_sentence()
+
+
+@block("claims.status")
+def _claims_status() -> str:
+    rows = []
+    for c in claims():
+        q = report("quick")["claims"].get(c.id, {}).get("status", "NOT RUN")
+        f = report("full")["claims"].get(c.id, {}).get("status", "NOT RUN")
+        rows.append([c.id, SHORT[c.id], status_cell(q), status_cell(f)])
+    return table(["claim", "statement", "quick", "full"], rows)
+
+
+@block("claims.status_linked")
+def _claims_status_linked() -> str:
+    rows = []
+    for c in claims():
+        q = report("quick")["claims"].get(c.id, {}).get("status", "NOT RUN")
+        f = report("full")["claims"].get(c.id, {}).get("status", "NOT RUN")
+        anchor = "claim-" + c.id.replace(".", "")
+        rows.append([f"[{c.id}](claims.md#{anchor})", SHORT[c.id], status_cell(q), status_cell(f)])
+    return table(["claim", "statement", "quick", "full"], rows)
+
+
+@block("experiments.table")
+def _experiments_table() -> str:
+    by_experiment: dict[str, list[str]] = {}
+    for c in claims():
+        for name in _claim_experiments(c):
+            by_experiment.setdefault(name, []).append(c.id)
+    missing = set(by_experiment) - set(EXPERIMENTS)
+    if missing:
+        raise KeyError(f"experiments without a description in render_docs: {sorted(missing)}")
+    rows = [
+        [f"`{name}`", ", ".join(by_experiment.get(name, [])), EXPERIMENTS[name]]
+        for name in EXPERIMENTS
+    ]
+    return table(["experiment", "claims", "what it runs"], rows)
+
+
+@block("experiments.table_linked")
+def _experiments_table_linked() -> str:
+    text = _experiments_table()
+    for name, page in PAGES.items():
+        text = text.replace(f"| `{name}` |", f"| [`{name}`]({page}) |", 1)
+    return text
+
+
+def _criterion_value(profile: str, claim_id: str, crit) -> tuple[str, str]:
+    """(measured, verdict) of one criterion in one profile's report."""
+    verdicts = report(profile)["claims"].get(claim_id)
+    if verdicts is None:
+        return "–", "not run"
+    if profile not in crit.profiles:
+        return "", "full only"
+    value = verdicts["criteria"].get(crit.text)
+    if value is None:
+        return "missing", "**FAIL**"
+    passed = not math.isnan(value) and OPS[crit.op](value, crit.threshold)
+    return num(value), ("pass" if passed else "**FAIL**")
+
+
+def _claim_block(claim_id: str) -> str:
+    c = claim(claim_id)
+    q = report("quick")["claims"][claim_id]["status"]
+    f = report("full")["claims"][claim_id]["status"]
+    word = {"PASS": "passes", "FAIL": "fails", "SKIP": "is judged in the full profile only",
+            "NOT RUN": "was not run"}  # fmt: skip
+    lines = [
+        f"**Quick profile: {word[q]}. Full profile: {word[f]}.** "
+        + "Experiment: "
+        + ", ".join(f"[`{e}`]({PAGES[e]})" for e in _claim_experiments(c))
+        + ". Tests: "
+        + ", ".join(f"`{t}`" for t in c.tests)
+        + ".",
+        "",
+    ]
+    rows = []
+    for crit in c.criteria:
+        where = f" ({crit.experiment})" if crit.experiment else ""
+        qv, qr = _criterion_value("quick", claim_id, crit)
+        fv, fr = _criterion_value("full", claim_id, crit)
+        rows.append([f"`{crit.text}`{where}", crit.why, f"{qv} {qr}".strip(), f"{fv} {fr}".strip()])
+    lines.append(table(["criterion", "what it shows", "quick", "full"], rows))
+    return "\n".join(lines)
+
+
+for _id in SHORT:
+    block(f"claim.{_id}")(functools.partial(_claim_block, _id))
+
+
+@block("claims.not_reproduced")
+def _claims_not_reproduced() -> str:
+    rows = []
+    for c in claims():
+        verdicts = report("full")["claims"][c.id]
+        if verdicts["status"] == "PASS":
+            continue
+        for crit in c.criteria:
+            value, verdict = _criterion_value("full", c.id, crit)
+            if verdict != "pass":
+                rows.append([c.id, f"`{crit.text}`", value, crit.why])
+    if not rows:
+        return "Every criterion passes in the full profile."
+    return table(["claim", "criterion", "measured (full)", "what it would show"], rows)
+
+
+# ----------------------------------------------------------------------------- results: AE
+
+
+@block("results.overview")
+def _results_overview() -> str:
+    quick = report("quick")
+    rows = [
+        [f"[`{name}`]({PAGES[name].removeprefix('results/')})", num(seconds, 3)]
+        for name, seconds in sorted(quick["experiment_seconds"].items(), key=lambda kv: -kv[1])
+    ]
+    return (
+        _summary_sentence()
+        + "\n\nWall time of each experiment in the committed quick run "
+        + "(`results/quick/report.json`; two at a time on 2 CPU cores):\n\n"
+        + table(["experiment", "seconds"], rows)
+    )
+
+
+@block("results.pca")
+def _results_pca() -> str:
+    full, quick = metrics("full", "pca_vs_linear_ae"), metrics("quick", "pca_vs_linear_ae")
+    rows = []
+    for k in (2, 8, 32):
+        for v in ("tied", "untied"):
+            rows.append(
+                [
+                    v,
+                    str(k),
+                    num(full[f"max_principal_angle_deg_{v}_k{k}"], 2),
+                    num(quick[f"max_principal_angle_deg_{v}_k{k}"], 2),
+                    fixed(full[f"recon_mse_ratio_{v}_k{k}"], 6),
+                    num(full[f"orthonormality_error_{v}_k{k}"], 2),
+                    fixed(full[f"min_axis_angle_deg_{v}_k{k}"], 1),
+                ]
+            )
+    return table(
+        [
+            "AE",
+            "k",
+            "max angle to the PCA subspace (full)",
+            "(quick)",
+            "recon MSE / PCA's",
+            "orthonormality error ‖EEᵀ − I‖_F",
+            "min angle to any principal axis",
+        ],
+        rows,
+    )
+
+
+@block("results.ae_latent")
+def _results_ae_latent() -> str:
+    m = metrics("full", "ae_latent_space")
+    labels = {
+        "recon": "reconstructions of test codes",
+        "interp": "interpolations between classes",
+        "gaussian": "a Gaussian fitted to the training codes",
+        "outside": "outside the codes (1.5x the largest Mahalanobis radius)",
+    }
+    rows = [
+        [
+            label,
+            fixed(m[f"classifier_confidence_{p}"], 3),
+            fixed(m[f"nn_distance_{p}"], 2),
+            fixed(m[f"classifier_confidence_{p}_z2"], 3),
+            fixed(m[f"nn_distance_{p}_z2"], 2),
+        ]
+        for p, label in labels.items()
+    ]
+    rows.append(
+        ["real test digits", fixed(m["classifier_confidence_test"], 3),
+         fixed(m["nn_distance_test"], 2), "", ""]
+    )  # fmt: skip
+    return (
+        f"The judge's test accuracy is {fixed(m['classifier_test_accuracy'], 3)}. "
+        "Full profile, 500 probes each:\n\n"
+        + table(
+            [
+                "decoded from",
+                "confidence, z = 16",
+                "NN distance, z = 16",
+                "confidence, z = 2",
+                "NN distance, z = 2",
+            ],
+            rows,
+        )  # fmt: skip
+    )
+
+
+# ----------------------------------------------------------------------------- results: VAE
+
+
+@block("results.likelihood")
+def _results_likelihood() -> str:
+    m = metrics("full", "likelihood_estimators")
+    rows = []
+    for d in (2, 8, 32):
+        naive = " / ".join(num(m[f"naive_abs_error_d{d}_n{n}"], 2) for n in (10, 1000, 100000))
+        imp = " / ".join(num(m[f"importance_abs_error_d{d}_n{n}"], 2) for n in (1, 1000, 100000))
+        reach = m[f"naive_samples_for_1nat_d{d}"]
+        rows.append([str(d), naive, imp, "not reached by 1e5" if reach > 1e5 else num(reach, 1)])
+    return table(
+        ["d", "naive, N = 10 / 1e3 / 1e5", "importance, N = 1 / 1e3 / 1e5",
+         "naive N for 1 nat"],
+        rows,
+    )  # fmt: skip
+
+
+BURDA_VAE = {"iwae_k1": -86.76, "iwae_k5": -86.47, "iwae_k50": -86.35}
+
+
+@block("results.vae")
+def _results_vae() -> str:
+    rows = []
+    for profile in ("full", "quick"):
+        m = metrics(profile, "vae_mnist")
+        rows.append(
+            [
+                f"genjax, {profile}",
+                *(fixed(m[k], 1) for k in ("test_elbo", "test_iwae_k1", "test_iwae_k5",
+                                           "test_iwae_k50", "test_log_px_is", "test_kl")),
+                f"{m['active_units']:.0f}/20",
+            ]
+        )  # fmt: skip
+    rows.append(
+        ["Burda et al. 2016, VAE (60,000 images)", "",
+         *(f"{BURDA_VAE[k]:.2f}" for k in ("iwae_k1", "iwae_k5", "iwae_k50")), "", "", ""]
+    )  # fmt: skip
+    rows.append(["flax `examples/vae`, test loss (60,000 images)", "about -104", "", "", "", "",
+                 "", ""])  # fmt: skip
+    full = metrics("full", "vae_mnist")
+    return (
+        table(["", "ELBO", "IWAE k=1", "k=5", "k=50", "log p(x)", "KL", "active"], rows)
+        + f"\n\nThe full profile's log p(x) uses {full['log_px_is_num_samples']:,.0f} importance "
+        f"samples on {full['num_eval_images']:,.0f} test images; its ELBO gap is "
+        f"{fixed(full['test_elbo_gap'], 1)} nats. Active: the latent units in use."
+    )
+
+
+@block("results.vae_naive_ml")
+def _results_vae_naive_ml() -> str:
+    m = metrics("full", "vae_mnist")
+    rows = [["VAE (ELBO)", fixed(m["naive_ml_vae_test_log_px_is"], 1)]]
+    rows += [
+        [f"maximum likelihood on the naive estimate, N = {n}",
+         fixed(m[f"naive_ml_test_log_px_is_n{n}"], 1)]
+        for n in (1, 10, 100)
+    ]  # fmt: skip
+    return table(["model (same decoder, same steps)", "test log p(x), IS"], rows)
+
+
+@block("results.vae_digits")
+def _results_vae_digits() -> str:
+    m = metrics("full", "vae_mnist")
+    rows = [
+        [label, fixed(m[f"digits_{k}_test_elbo"], 1), fixed(m[f"digits_{k}_test_log_px_is"], 1)]
+        for k, label in (
+            ("categorical", "categorical, 17 levels (a pmf: nats)"),
+            ("gaussian", "Gaussian, fixed std (a density)"),
+            ("gaussian_learned", "Gaussian, learned variance (a density)"),
+        )
+    ]
+    return table(["decoder (8x8 digits, full)", "ELBO", "log p(x), IS"], rows)
+
+
+@block("results.vae_not_reproduced")
+def _results_vae_not_reproduced() -> str:
+    rows = [
+        [profile,
+         fixed(metrics(profile, "vae_mnist")["vae_prior_classifier_confidence"], 3),
+         fixed(metrics(profile, "vae_mnist")["ae_gaussian_classifier_confidence"], 3)]
+        for profile in ("full", "quick")
+    ]  # fmt: skip
+    return table(
+        ["profile", "VAE, decoded prior samples", "plain AE, Gaussian-fitted samples"], rows
+    )
+
+
+# ----------------------------------------------------------------------------- results: GAN
+
+
+@block("results.gan_theory")
+def _results_gan_theory() -> str:
+    m, q = metrics("full", "gan_theory"), metrics("quick", "gan_theory")
+    return "\n".join(
+        [
+            f"- **2.1**: the trained discriminator's loss equals scikit-learn's `log_loss` "
+            f"on its outputs to {num(m['disc_loss_vs_sklearn_abs_diff'], 2)}.",
+            f"- **2.2**: at D(G(z)) = 0.01 the saturating loss's gradient is "
+            f"{num(m['saturating_grad_at_d0p01'])}, the non-saturating one's "
+            f"{num(m['nonsaturating_grad_at_d0p01'])}. D pretrains for "
+            f"{m['pretrain_steps_taken']:.0f} steps, to D(G(z)) = "
+            f"{num(m['pretrained_d_of_fake'], 2)}. With SGD the saturating G's mean moves "
+            f"from -2 to {fixed(m['saturating_final_mean'], 2)} (W1 "
+            f"{fixed(m['saturating_final_w1'], 2)}; quick: {fixed(q['saturating_final_w1'], 2)}), "
+            f"the non-saturating G's reaches {fixed(m['nonsaturating_final_mean'], 2)} (W1 "
+            f"{num(m['nonsaturating_final_w1'], 2)}). With Adam both reach the data (W1 "
+            f"{num(m['adam_saturating_final_w1'], 2)} and "
+            f"{num(m['adam_nonsaturating_final_w1'], 2)}).",
+            f"- **2.3**: a discriminator trained by logistic regression is within "
+            f"{num(m['dstar_max_abs_error'], 2)} of D* where the densities live; "
+            f"V(D*, G) = 2 JS - log 4 to {num(m['v_dstar_minus_2js_plus_log4'], 2)}.",
+            f"- **2.5**: on the parallel lines JS stays at log 2 to "
+            f"{num(m['js_parallel_max_abs_dev_from_log2'], 2)} while W1 = |theta| to "
+            f"{num(m['w1_parallel_max_abs_error'], 2)}; the WGAN-GP critics' estimates "
+            f"correlate with W1 at {fixed(m['critic_w1_corr'], 4)} (largest error "
+            f"{num(m['critic_w1_max_abs_error'], 2)}).",
+        ]
+    )
+
+
+VARIANTS = {
+    "gan_minimax": "GAN, minimax (saturating) loss",
+    "gan_nonsaturating": "GAN, non-saturating loss",
+    "unrolled_k5": "unrolled, k = 5",
+    "unrolled_k10": "unrolled, k = 10",
+    "minibatch_discrimination": "minibatch discrimination",
+    "wgan_clip": "WGAN, weight clipping",
+    "wgan_gp": "WGAN-GP, Adam 1e-3",
+    "wgan_gp_lr1e-4": "WGAN-GP, Adam 1e-4 (the paper's rate)",
+}
+
+PUBLISHED_MIXTURES = {
+    "ring": [
+        ["VEEGAN paper: GAN / unrolled / VEEGAN", "1 / 7.6 / 8", "99.3% / 35.6% / 52.9%", "", ""],
+        ["PacGAN paper: GAN / PacGAN4", "6.3 / 7.8", "98.2% / 95.9%", "0.45 / 0.07", ""],
+    ],
+    "grid": [
+        ["VEEGAN paper: GAN / unrolled / VEEGAN", "3.3 / 23.6 / 24.6", "0.5% / 16% / 40%", "", ""],
+        ["PacGAN paper: GAN / PacGAN4", "17.3 / 24.8", "94.8% / 93.6%", "0.70 / 0.04", ""],
+    ],
+}
+
+
+def _mixture_rows(folder: str, dataset: str, seeds_column: bool) -> list[list[str]]:
+    m = metrics("full", folder)
+    per_run = metrics("full", folder, "per_run.json") if seeds_column else {}
+    n_modes = 8 if dataset == "ring" else 25
+    rows = []
+    for v, label in VARIANTS.items():
+        key = f"{dataset}_{v}"
+        if f"{key}_modes_mean" not in m:
+            continue
+        row = [
+            f"genjax: {label}",
+            f"{m[f'{key}_modes_mean']:.1f} ± {m[f'{key}_modes_std']:.1f}",
+            pct(m[f"{key}_hq_mean"]),
+            num(m[f"{key}_reverse_kl_mean"], 2),
+            num(m[f"{key}_w1_mean"], 2),
+        ]
+        if seeds_column:
+            runs = per_run[key]
+            good = sum(
+                md >= n_modes and hq >= 0.5
+                for md, hq in zip(runs["modes"], runs["hq"], strict=True)
+            )
+            row.append(f"{good}/{len(runs['modes'])}")
+        rows.append(row)
+    return rows
+
+
+MIXTURE_HEADER = ["", "modes", "high quality", "reverse KL", "W1"]
+
+
+def _per_seed_rows(folder: str, dataset: str) -> list[list[str]]:
+    per_run = metrics("full", folder, "per_run.json")
+    rows = []
+    for v, label in VARIANTS.items():
+        runs = per_run.get(f"{dataset}_{v}")
+        if runs is None:
+            continue
+        rows.append(
+            [label, " ".join(f"{x:.0f}" for x in runs["modes"]),
+             " ".join(f"{100 * x:.0f}" for x in runs["hq"])]
+        )  # fmt: skip
+    return rows
+
+
+@block("results.gan_ring_seeds")
+def _results_gan_ring_seeds() -> str:
+    return table(
+        ["ring, per seed (registered run)", "modes captured, seeds 0-9", "high quality, %"],
+        _per_seed_rows("gan_mixture", "ring"),
+    )
+
+
+@block("results.gan_ring_h200_seeds")
+def _results_gan_ring_h200_seeds() -> str:
+    return table(
+        ["ring, per seed (H200 replicate)", "modes captured, seeds 0-9", "high quality, %"],
+        _per_seed_rows("gan_mixture/gpu_h200", "ring"),
+    )
+
+
+@block("results.gan_grid_seeds")
+def _results_gan_grid_seeds() -> str:
+    return table(
+        ["grid, per seed", "modes captured (of 25), seeds 0-9", "high quality, %"],
+        _per_seed_rows("gan_mixture", "grid"),
+    )
+
+
+@block("results.gan_ring")
+def _results_gan_ring() -> str:
+    rows = _mixture_rows("gan_mixture", "ring", True)
+    rows += [r + [""] for r in PUBLISHED_MIXTURES["ring"]]
+    return table(MIXTURE_HEADER + ["seeds with 8/8 and ≥ 50%"], rows)
+
+
+@block("results.gan_ring_h200")
+def _results_gan_ring_h200() -> str:
+    return table(
+        MIXTURE_HEADER + ["seeds with 8/8 and ≥ 50%"],
+        _mixture_rows("gan_mixture/gpu_h200", "ring", True),
+    )
+
+
+@block("results.gan_ring_relu")
+def _results_gan_ring_relu() -> str:
+    return table(MIXTURE_HEADER, _mixture_rows("gan_mixture/ring_relu", "ring", False))
+
+
+@block("results.gan_grid")
+def _results_gan_grid() -> str:
+    rows = _mixture_rows("gan_mixture", "grid", False) + PUBLISHED_MIXTURES["grid"]
+    return table(MIXTURE_HEADER, rows)
+
+
+@block("results.gan_ring_criteria")
+def _results_gan_ring_criteria() -> str:
+    def gap(folder: str, a: str, b: str, stat: str = "modes_mean") -> str:
+        m = metrics("full", folder)
+        return f"{m[f'ring_{a}_{stat}'] - m[f'ring_{b}_{stat}']:+.1f}"
+
+    rows = [
+        [
+            "unrolled k = 5 minus non-saturating GAN",
+            "≥ +1.0",
+            gap("gan_mixture", "unrolled_k5", "gan_nonsaturating"),
+            gap("gan_mixture/gpu_h200", "unrolled_k5", "gan_nonsaturating"),
+        ],
+        [
+            "unrolled k = 5 minus minimax GAN",
+            "≥ +1.0",
+            gap("gan_mixture", "unrolled_k5", "gan_minimax"),
+            gap("gan_mixture/gpu_h200", "unrolled_k5", "gan_minimax"),
+        ],
+        [
+            "minibatch discrimination minus non-saturating GAN",
+            "≥ +1.0",
+            gap("gan_mixture", "minibatch_discrimination", "gan_nonsaturating"),
+            gap("gan_mixture/gpu_h200", "minibatch_discrimination", "gan_nonsaturating"),
+        ],
+    ]
+    return table(
+        ["ring modes (mean over seeds)", "criterion", "registered run", "H200 replicate"], rows
+    )
+
+
+@block("results.gan_stability")
+def _results_gan_stability() -> str:
+    return _stability_table("results/full/gan_mixture/stability_runs.json")
+
+
+@block("results.gan_stability_relu")
+def _results_gan_stability_relu() -> str:
+    return _stability_table("results/full/gan_mixture/grid_stability_relu/stability_runs.json")
+
+
+def _stability_table(path: str) -> str:
+    runs = read_json(path)
+    config = metrics("full", "gan_mixture", "config.json")
+    rates, depths = config["stability_learning_rates"], config["stability_disc_depths"]
+    labels = {"gan_minimax": "GAN, minimax loss", "gan_nonsaturating": "GAN, non-saturating loss",
+              "wgan_gp": "WGAN-GP"}  # fmt: skip
+    rows = []
+    for v, label in labels.items():
+        mine = [r for r in runs if r["variant"] == v]
+        if not mine:
+            continue
+        by_lr = (
+            " / ".join(str(sum(r["success"] for r in mine if r["lr"] == x)) for x in rates)
+            + f" of {sum(r['lr'] == rates[0] for r in mine)}"
+        )
+        by_depth = (
+            " / ".join(str(sum(r["success"] for r in mine if r["depth"] == d)) for d in depths)
+            + f" of {sum(r['depth'] == depths[0] for r in mine)}"
+        )
+        rows.append(
+            [
+                label,
+                f"{sum(r['success'] for r in mine)}/{len(mine)}",
+                f"{sum(r['modes'] >= 7 for r in mine)}/{len(mine)}",
+                by_lr,
+                by_depth,
+                f"{sum(r['modes'] for r in mine) / len(mine):.1f}",
+                pct(sum(r["hq"] for r in mine) / len(mine), 0),
+            ]
+        )
+    return table(
+        ["method", "success", "runs with ≥ 7 modes",
+         "success at lr " + " / ".join(lr(x) for x in rates),
+         "success at D depth " + " / ".join(str(d) for d in depths),
+         "mean modes", "mean high quality"],
+        rows,
+    )  # fmt: skip
+
+
+@block("results.gan_stability_criterion")
+def _results_gan_stability_criterion() -> str:
+    rows = []
+    for folder, label in (("gan_mixture", "tanh networks (registered)"),
+                          ("gan_mixture/grid_stability_relu", "ReLU networks")):  # fmt: skip
+        m = metrics("full", folder)
+        rows.append(
+            [label, pct(m["ring_wgan_gp_success_rate"], 0), pct(m["ring_gan_success_rate"], 0),
+             f"{m['ring_wgan_gp_success_rate'] - m['ring_gan_success_rate']:.2f}", "≥ 0.2"]
+        )  # fmt: skip
+    return table(
+        ["sweep", "WGAN-GP success", "GAN success (both losses)", "difference", "criterion"], rows
+    )
+
+
+@block("results.gan_mnist")
+def _results_gan_mnist() -> str:
+    m = metrics("full", "gan_mnist")
+    rows = [
+        [label, num(m[f"{k}_class_histogram_kl"], 2), f"{m[f'{k}_classes_covered']:.0f}",
+         fixed(m[f"{k}_classifier_confidence"], 3)]
+        for k, label in (("real", "real test digits"), ("gan_nonsaturating", "genjax: GAN, "
+                         "non-saturating"), ("wgan_gp", "genjax: WGAN-GP"))
+    ]  # fmt: skip
+    rows.append(["one digit only (total collapse)", fixed(math.log(10), 3), "1", ""])
+    return (
+        f"The judge's test accuracy is {fixed(m['classifier_test_accuracy'], 3)}; "
+        f"10,000 samples per model. Training took {m['seconds_gan_nonsaturating']:.0f} s "
+        f"(GAN) and {m['seconds_wgan_gp']:.0f} s (WGAN-GP) on 2 CPU cores.\n\n"
+        + table(
+            [
+                "",
+                "KL(class histogram ‖ uniform), nats",
+                "digits with ≥ 1% of samples",
+                "mean max-softmax",
+            ],
+            rows,
+        )  # fmt: skip
+    )
+
+
+# ----------------------------------------------------------------------------- results: RNN
+
+
+@block("results.rnn_gradients")
+def _results_rnn_gradients() -> str:
+    m = metrics("full", "rnn_gradients")
+    tags = ("0p5", "0p9", "1p0", "1p1", "1p5")
+    rows = [
+        [tag.replace("p", "."), fixed(m[f"tanh_rho{tag}_log_grad_slope"], 3),
+         fixed(m[f"tanh_rho{tag}_log_rho"], 3), num(m[f"tanh_rho{tag}_max_log_excess"], 2)]
+        for tag in tags
+    ]  # fmt: skip
+    return (
+        f"Hand-written BPTT equals `jax.grad` to {num(m['bptt_max_abs_diff'], 2)} (3.2). "
+        "Slope of log ‖dh_T/dh_k‖ per step of lag for tanh RNNs (3.3):\n\n"
+        + table(
+            ["spectral radius rho", "slope", "log rho", "largest excess over rho^(T-k), log"], rows
+        )  # fmt: skip
+        + f"\n\nProducts of independent matrices of spectral radius 1 shrink at "
+        f"{fixed(m['untied_log_norm_slope'], 3)} per factor, where powers of one such matrix "
+        f"stay flat ({num(m['tied_log_norm_slope'], 2)}). At lag 50 the LSTM's cell-path "
+        f"gradient norm is {num(m['lstm_grad_ratio_lag50'], 2)} times the tanh RNN's (3.6)."
+    )
+
+
+def _pair(m: dict, a: str, b: str) -> str:
+    return f"{fixed(m[a], 3)} / {fixed(m[b], 3)}"
+
+
+@block("results.sequence_tasks")
+def _results_sequence_tasks() -> str:
+    f, q = metrics("full", "sequence_tasks"), metrics("quick", "sequence_tasks")
+    rows = [
+        ["row-MNIST, 28 steps of 28 pixels (many-to-one)", "test accuracy, 1 / 2 layers",
+         _pair(f, "row_mnist_test_accuracy", "row_mnist_stacked_test_accuracy"),
+         _pair(q, "row_mnist_test_accuracy", "row_mnist_stacked_test_accuracy"),
+         ""],
+        ["digit image to its English name (one-to-many, greedy)", "exact match",
+         fixed(f["image_to_word_exact_match"], 3), fixed(q["image_to_word_exact_match"], 3), ""],
+        ["tags that depend on the next word (many-to-many)", "accuracy, uni / bi",
+         f"{fixed(f['tagging_uni_accuracy'], 3)} / {fixed(f['tagging_bi_accuracy'], 3)}",
+         f"{fixed(q['tagging_uni_accuracy'], 3)} / {fixed(q['tagging_bi_accuracy'], 3)}",
+         f"best left-to-right tagger: {fixed(f['tagging_causal_best_accuracy'], 3)}"],
+        ["addition \"a+b\" (encoder-decoder, greedy)", "exact match, held-out pairs",
+         fixed(f["seq2seq_addition_exact_match"], 3), fixed(q["seq2seq_addition_exact_match"], 3),
+         "flax `examples/seq2seq`: 1.0 (its own split)"],
+        ["reversal, variable lengths (encoder-decoder)", "exact match",
+         fixed(f["seq2seq_reversal_exact_match"], 3), fixed(q["seq2seq_reversal_exact_match"], 3),
+         ""],
+    ]  # fmt: skip
+    return (
+        table(["task (architecture)", "metric", "full", "quick", "reference"], rows)
+        + f"\n\nOn the tags that depend on the next word the unidirectional tagger scores "
+        f"{fixed(f['tagging_uni_ambiguous_accuracy'], 3)}, against "
+        f"{fixed(f['tagging_causal_best_ambiguous_accuracy'], 3)} for the best any causal "
+        f"tagger can do and {fixed(f['tagging_chance_ambiguous_accuracy'], 2)} for chance; "
+        f"the bidirectional one {fixed(f['tagging_bi_ambiguous_accuracy'], 3)}."
+    )
+
+
+PUBLISHED_JSB = [
+    ["Boulanger-Lewandowski et al. 2012", "8.71", "", "", ""],
+    ["Chung et al. 2014", "9.10-9.19", "8.67", "8.54", ""],
+    ["Bai et al. 2018 (about 300K parameters)", "8.91", "8.45", "8.43", "8.10"],
+]
+
+
+@block("results.music_jsb")
+def _results_music_jsb() -> str:
+    m = metrics("full", "music")
+    long = metrics("full", "music_lstm12k", "metrics_jsb.json")
+    jsb = metrics("full", "music_jsb")
+
+    def cell(src, c):
+        test, valid = src[f"test_nll_per_step_{c}"], src[f"valid_nll_per_step_{c}"]
+        return f"{fixed(test, 3)} ({fixed(valid, 3)})"
+
+    rows = [
+        ["genjax `music`, 1 layer, 6,000 steps", cell(m, "tanh"), cell(m, "lstm"), cell(m, "gru"),
+         ""],
+        ["genjax, the same LSTM trained 12,000 steps", "", cell(long, "lstm"), "", ""],
+        ["genjax `music_jsb`: 2-layer LSTM, 12,000 steps", "", f"**{cell(jsb, 'lstm')}**", "",
+         ""],
+        ["the same three runs with x_1 scored too",
+         fixed(m["test_nll_per_step_tanh_all_frames"], 3),
+         " / ".join(fixed(s["test_nll_per_step_lstm_all_frames"], 3) for s in (m, long, jsb)),
+         fixed(m["test_nll_per_step_gru_all_frames"], 3), ""],
+        *PUBLISHED_JSB,
+        ["independent pitches (training frequencies)",
+         fixed(m["test_nll_per_step_marginal"], 3), "", "", ""],
+    ]  # fmt: skip
+    return table(
+        ["JSB Chorales, test NLL per step (valid)", "tanh RNN", "LSTM", "GRU", "TCN"], rows
+    )
+
+
+@block("results.music_details")
+def _results_music_details() -> str:
+    m, jsb = metrics("full", "music"), metrics("full", "music_jsb")
+    long = metrics("full", "music_lstm12k", "metrics_jsb.json")
+    return (
+        f"The 2-layer LSTM's best valid step is {jsb['best_step_lstm']:.0f}; its training "
+        f"NLL is {fixed(jsb['train_nll_per_step_lstm'], 2)}. The 1-layer LSTM of `music`'s "
+        f"full profile is under-fitted: training NLL {fixed(m['train_nll_per_step_lstm'], 2)}, "
+        f"best valid step {m['best_step_lstm']:.0f} of 6,000. Trained 12,000 steps it "
+        f"reaches its best valid NLL at step {long['best_step_lstm']:.0f} with training "
+        f"NLL {fixed(long['train_nll_per_step_lstm'], 2)}. Sampled continuations have "
+        f"{fixed(m['generated_notes_per_frame'], 1)} notes per frame against "
+        f"{fixed(m['real_notes_per_frame'], 1)} in the real ones."
+    )
+
+
+@block("results.music_chorales")
+def _results_music_chorales() -> str:
+    m = metrics("full", "music")
+    rows = [[
+        f"{m['chorales_num_train_pieces']:.0f} / {m['chorales_num_valid_pieces']:.0f} / "
+        f"{m['chorales_num_test_pieces']:.0f}",
+        *(fixed(m[f"chorales_test_nll_per_step_{c}"], 3) for c in ("tanh", "lstm", "gru")),
+        fixed(m["chorales_test_nll_per_step_marginal"], 3),
+    ]]  # fmt: skip
+    return table(
+        ["music21 chorales, pieces train / valid / test", "tanh RNN", "LSTM", "GRU",
+         "independent pitches"],
+        rows,
+    )  # fmt: skip
+
+
+@block("results.long_range")
+def _results_long_range() -> str:
+    m = metrics("full", "long_range")
+    config = metrics("full", "long_range", "config.json")
+
+    def mse(key: str) -> str:
+        return num(m.get(key), 2)
+
+    rows = []
+    for c, label in (("tanh", "tanh RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
+        rows.append([label] + [mse(f"adding_T{t}_{c}_test_mse{s}") for t in (50, 100)
+                               for s in ("", "_clip")])  # fmt: skip
+    rows.append(
+        [f"LSTM, truncated BPTT (window {config['tbptt_window']}, markers more than "
+         f"{config['tbptt_window']} steps back)", "", mse("adding_T50_lstm_tbptt_test_mse"), "",
+         mse("adding_T100_lstm_tbptt_test_mse")]
+    )  # fmt: skip
+    rows.append(
+        ["LSTM, full BPTT on that same data (control)", "",
+         mse("adding_T50_lstm_far_full_test_mse"), "", mse("adding_T100_lstm_far_full_test_mse")]
+    )  # fmt: skip
+    rows.append(
+        [f"tanh RNN, plain SGD (lr {config['sgd_learning_rate']:g}): runs diverged of "
+         f"{config['sgd_seeds']}"]
+        + [count(m[f"adding_T{t}_sgd_tanh_diverged{s}"]) for t in (50, 100) for s in ("", "_clip")]
+    )  # fmt: skip
+    return (
+        f"Hidden {config['hidden_dim']}, batch {config['batch_size']}, "
+        f"{config['adding_steps']:,} Adam steps (lr {config['learning_rate']:g}), "
+        f"{config['num_seeds']} seeds per setting trained together, medians over seeds. "
+        f"Adding problem, test MSE (baseline {fixed(m['adding_T50_baseline_mse'], 3)}):\n\n"
+        + table(["", "T = 50", "T = 50, clip 1", "T = 100", "T = 100, clip 1"], rows)
+    )
+
+
+@block("results.long_range_T600")
+def _results_long_range_t600() -> str:
+    m = metrics("full", "long_range_T600")
+    bai = {"tanh": "0.177", "lstm": "0.164", "gru": "5.3e-5"}
+    rows = [
+        [label, num(m[f"adding_T600_{c}_test_mse"], 2), num(m[f"adding_T600_{c}_test_mse_clip"], 2),
+         bai[c]]
+        for c, label in (("tanh", "tanh RNN"), ("lstm", "LSTM"), ("gru", "GRU"))
+    ]  # fmt: skip
+    diverged = sum(m[f"adding_T600_{c}_diverged{s}"] for c in bai for s in ("", "_clip"))
+
+    def worst(c: str) -> float:
+        return max(m[f"adding_T600_{c}_test_mse_worst"], m[f"adding_T600_{c}_test_mse_clip_worst"])
+
+    return (
+        table(["", "T = 600", "T = 600, clip 1", "Bai et al. 2018, T = 600"], rows)
+        + f"\n\nRuns diverged: {diverged:.0f}. Worst seed: tanh RNN "
+        f"{num(worst('tanh'), 3)}, LSTM {num(worst('lstm'), 2)}."
+    )
+
+
+@block("results.long_range_echo_state")
+def _results_long_range_echo_state() -> str:
+    e, h = metrics("full", "long_range_echo_state"), metrics("full", "long_range")
+    rows = [
+        ["full BPTT (the control)", num(e["adding_T50_lstm_far_full_test_mse"], 2),
+         num(e["adding_T100_lstm_far_full_test_mse"], 2)],
+        ["truncated BPTT, window 10 (the registered run's keys)",
+         num(e["adding_T50_lstm_tbptt_test_mse"], 3), num(e["adding_T100_lstm_tbptt_test_mse"], 3)],
+        ["the registered run (H100)", num(h["adding_T50_lstm_tbptt_test_mse"], 3),
+         num(h["adding_T100_lstm_tbptt_test_mse"], 3)],
+        ["readout only, recurrence frozen at initialisation",
+         num(e["adding_T50_lstm_readout_only_test_mse"], 3),
+         num(e["adding_T100_lstm_readout_only_test_mse"], 3)],
+        ["baseline (ignores the input)", fixed(e["adding_T50_baseline_mse"], 3),
+         fixed(e["adding_T100_baseline_mse"], 3)],
+    ]  # fmt: skip
+    return table(["LSTM, markers more than 10 steps back, test MSE (median)", "T = 50",
+                  "T = 100"], rows)  # fmt: skip
+
+
+@block("results.long_range_copy")
+def _results_long_range_copy() -> str:
+    m = metrics("full", "long_range")
+    return (
+        f"Copy task, T = 50, 3,000 steps: no cell beats the memoryless baseline "
+        f"({fixed(m['copy_T50_baseline_xent'], 3)} nats) by much: tanh "
+        f"{fixed(m['copy_T50_tanh_test_xent'], 3)}, LSTM {fixed(m['copy_T50_lstm_test_xent'], 3)} "
+        f"({fixed(m['copy_T50_lstm_test_xent_clip'], 3)} with clipping), GRU "
+        f"{fixed(m['copy_T50_gru_test_xent'], 3)} ({fixed(m['copy_T50_gru_test_xent_clip'], 3)}), "
+        f"truncated LSTM {fixed(m['copy_T50_lstm_tbptt_test_xent'], 3)}."
+    )
+
+
+@block("results.long_range_quick")
+def _results_long_range_quick() -> str:
+    q = metrics("quick", "long_range")
+    return (
+        f"In the quick profile (hidden 32, 400 steps) the truncated LSTM stays at "
+        f"{fixed(q['adding_T50_lstm_tbptt_test_mse'], 3)} and its full-BPTT control reaches "
+        f"{num(q['adding_T50_lstm_far_full_test_mse'], 2)}."
+    )
+
+
+# ----------------------------------------------------------------------------- benchmarks
+
+
+def _read_text(path: str) -> str:
+    return (ROOT / path).read_text()
+
+
+def _md_table_after(text: str, heading: str) -> list[list[str]]:
+    """The rows of the first Markdown table after the line `heading`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == heading)
+    rows, seen = [], False
+    for line in lines[start + 1 :]:
+        if line.startswith("|"):
+            seen = True
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not all(set(c) <= {"-", ":"} for c in cells):
+                rows.append(cells)
+        elif seen:
+            break
+    return rows
+
+
+def _first_line(text: str, prefix: str) -> str:
+    return next(line.strip() for line in text.splitlines() if line.startswith(prefix))
+
+
+def _devices_line(folder: str) -> str:
+    lines = _read_text(f"results/{folder}/devices.txt").splitlines()
+    jax_version = lines[0].split()[1]
+    gpu = lines[2].split(",")[0].strip()
+    return f"{gpu}, jax {jax_version}"
+
+
+def _lstm_step(path: str, machine: str) -> str:
+    text = _read_text(path)
+    rows = _md_table_after(text, "## LSTM training step (B=32, T=100, D=32, H=128, float32)")
+    header, body = rows[0], rows[1:]
+    remat = _md_table_after(
+        text, "## Length-1000 step, genjax, with and without jax.checkpoint on the cell"
+    )
+    torch_line = _first_line(text, "PyTorch")
+    agreement = _first_line(text, "initial losses").split("between candidates ")[1].rstrip(")")
+    timing = next(line for line in text.splitlines() if line.startswith("median of"))
+    out = (
+        f"**{machine}.** {torch_line}; {timing}; initial losses of all candidates agree to "
+        f"{agreement}.\n\n" + table(header, body)
+    )
+    if remat:
+        out += "\n\nLength 1,000, with and without `jax.checkpoint` on the cell:\n\n"
+        out += table(["", *remat[0][1:]], remat[1:])
+    return out
+
+
+@block("bench.lstm_step.cpu")
+def _bench_lstm_cpu() -> str:
+    return _lstm_step(
+        "results/cpu/lstm_step.txt",
+        "2 CPU cores (the output names neither the CPU model nor the JAX version)",
+    )
+
+
+@block("bench.lstm_step.h200")
+def _bench_lstm_h200() -> str:
+    return _lstm_step("results/gpu_h200/lstm_step.txt", _devices_line("gpu_h200"))
+
+
+@block("bench.lstm_step.h100")
+def _bench_lstm_h100() -> str:
+    return _lstm_step("results/gpu_h100/lstm_step.txt", _devices_line("gpu_h100"))
+
+
+@block("bench.train_loop.h200")
+def _bench_train_loop_h200() -> str:
+    text = _read_text("results/gpu_h200/bench.txt")
+    lines = [line for line in text.splitlines() if line.strip()]
+    settings = lines[0]
+    rows = []
+    for line in lines[2:5]:
+        parts = line.rsplit(None, 3)
+        rows.append([parts[0], parts[1], parts[2], parts[3]])
+    return f"**{_devices_line('gpu_h200')}.** {settings[0].upper()}{settings[1:]}.\n\n" + table(
+        ["loop", "median s", "steps/s", "ratio"], rows
+    )
+
+
+def _recorded_table(name: str) -> str:
+    rec = recorded(name)
+    return f"**{rec['machine']}.** {rec['settings']}\n\n" + table(rec["header"], rec["rows"])
+
+
+@block("bench.train_loop.cpu")
+def _bench_train_loop_cpu() -> str:
+    return _recorded_table("train_loop_overhead_cpu")
+
+
+@block("bench.vae_step.cpu")
+def _bench_vae_step_cpu() -> str:
+    return _recorded_table("vae_step_cpu")
+
+
+@block("bench.gan_unrolled.cpu")
+def _bench_gan_unrolled_cpu() -> str:
+    return _recorded_table("gan_unrolled_cpu") + "\n\n" + _recorded_table("gan_multiseed_cpu")
+
+
+@block("bench.gan_unrolled.gpu")
+def _bench_gan_unrolled_gpu() -> str:
+    rows = []
+    for folder in ("gpu_h200", "gpu_h100"):
+        text = _read_text(f"results/{folder}/gan_unrolled_cut.txt")
+        check = _first_line(text, "G gradient").split("= ")[-1]
+        for line in text.splitlines():
+            found = re.match(r"\s*k=(\d+): compiled loop ([\d.]+) s, scan ([\d.]+) s", line)
+            if found:
+                k, loop, scan = found.groups()
+                rows.append([_devices_line(folder), k, loop, scan, check])
+    return table(
+        ["machine", "k", "compile, Python loop (s)", "compile, lax.scan (s)",
+         "G gradient vs torch, relative"],
+        rows,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- prose check
+
+# Decimal numbers and percentages allowed in prose outside rendered blocks: settings
+# of the experiments and numbers published by others. Any other one is a measured
+# number and belongs in a rendered block.
+PROSE_CONSTANTS = {
+    # versions
+    "3.10",
+    # settings
+    "0.01", "0.03", "0.05", "0.15", "0.1", "0.2", "0.5", "0.9", "1.5", "2.5", "0.999",
+    "0.3", "0.6", "1.0", "1.1", "0.0", "50%", "90%", "1%",
+    # claim thresholds (experiments/claims*.py)
+    "0.083", "8.43",
+    # published numbers (cited beside them)
+    "8.10", "8.45", "8.54", "8.67", "8.71", "0.177", "0.164", "5.3e-5", "86.76", "86.35",
+    "7.6", "35.6%", "24.8", "93.6%", "24.6", "40%", "0.04",
+}  # fmt: skip
+
+NUMBER_RE = re.compile(r"(?<![\w.\-/])(\d+\.\d+(?:e-?\d+)?%?|\d+%)(?![\w/])")
+
+
+def unchecked_prose_numbers(text: str) -> list[str]:
+    """The prose numbers of `text` that are neither in PROSE_CONSTANTS nor claim ids."""
+    allowed = PROSE_CONSTANTS | {c.id for c in claims()}
+    return [n for n in prose_numbers(text) if n not in allowed]
+
+
+def prose_numbers(text: str) -> list[str]:
+    """Decimal numbers and percentages outside rendered blocks, code and links' targets."""
+    text = BLOCK_RE.sub("", text)
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    text = re.sub(r"^:::.*$", "", text, flags=re.M)
+    return NUMBER_RE.findall(text)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def doc_files() -> list[Path]:
+    return [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+
+
+def render_text(text: str, where: str = "") -> tuple[str, list[str]]:
+    """(text with every block rendered, names of the blocks that changed)."""
+    names = [m.group(2) for m in ANY_MARKER_RE.finditer(text)]
+    for name in set(names):
+        if names.count(name) % 2 or f"<!-- begin: {name} -->" not in text:
+            raise ValueError(f"{where}: unbalanced markers for block {name!r}")
+    changed = []
+
+    def replace(match: re.Match) -> str:
+        name = match.group("name")
+        if name not in RENDERERS:
+            raise KeyError(f"{where}: no renderer for block {name!r}")
+        body = "\n" + RENDERERS[name]().strip("\n") + "\n\n"
+        if body != match.group("body"):
+            changed.append(name)
+        return f"<!-- begin: {name} -->\n{body}<!-- end: {name} -->"
+
+    return BLOCK_RE.sub(replace, text), changed
+
+
+def run(check: bool) -> list[str]:
+    """Renders (or checks) every file; returns 'FILE: BLOCK' for each stale block."""
+    stale = []
+    for path in doc_files():
+        rel = path.relative_to(ROOT).as_posix()
+        text = path.read_text()
+        new, changed = render_text(text, rel)
+        stale += [f"{rel}: {name}" for name in changed]
+        if changed and not check:
+            path.write_text(new)
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 listing stale blocks")
+    args = parser.parse_args(argv)
+    stale = run(check=args.check)
+    if args.check:
+        if stale:
+            print("stale rendered blocks (run `python -m experiments.render_docs`):")
+            print("\n".join(f"  {s}" for s in stale))
+            return 1
+        print("every rendered block is up to date")
+        return 0
+    print("\n".join(f"rendered {s}" for s in stale) or "nothing to render")
+    return 0
+
+
+# ----------------------------------------------------------------------------- mkdocs hook
+
+
+def on_files(files, config):
+    """Serves results/**/*.png at figures/** in the site, read from where they are."""
+    from mkdocs.structure.files import File
+
+    for png in sorted(RESULTS.rglob("*.png")):
+        uri = "figures/" + png.relative_to(RESULTS).as_posix()
+        files.append(File.generated(config, uri, abs_src_path=str(png)))
+    return files
+
+
+_AUTOREF_RE = re.compile(r"<autoref (?P<attrs>[^>]*)>(?P<title>.*?)</autoref>", re.S)
+_IDENTIFIER_RE = re.compile(r'identifier="([^"]*)"')
+_PYTHON_PATH_RE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def on_page_content(html, page, config, files):
+    """Keeps the plain-text brackets of docstrings as text, and links the claims they cite.
+
+    The docstrings write shapes and formulas in plain text ("E[x|z] [..., D]"),
+    which Markdown reads as reference or inline links; a reference whose target
+    is not a dotted Python name, or a link whose target has spaces, goes back to
+    its text.
+    """
+
+    def restore(match: re.Match) -> str:
+        found = _IDENTIFIER_RE.search(match.group("attrs"))
+        if found is None or _PYTHON_PATH_RE.fullmatch(found.group(1)):
+            return match.group(0)
+        return f"[{match.group('title')}] [{found.group(1)}]"
+
+    html = _AUTOREF_RE.sub(restore, html)
+    # "[a, b](x + y)" in a formula is read as a link; a URL has no spaces.
+    html = re.sub(r'<a href="([^"]* [^"]*)">(.*?)</a>', r"[\2](\1)", html)
+    return _link_claim_references(html, page.url)
+
+
+_NOTES_RE = re.compile(r"SEED_NOTES\s+(?:section\s+)?(\d\.\d)(-\d\.\d)?")
+
+
+def _link_claim_references(html: str, page_url: str) -> str:
+    """The docstrings cite claims by the name of their source notes; the site links the claim."""
+    root = "../" * page_url.count("/")
+
+    def link(match: re.Match) -> str:
+        first, rest = match.group(1), match.group(2) or ""
+        word = "claims" if rest else "claim"
+        return f'<a href="{root}claims/#claim-{first.replace(".", "")}">{word} {first}{rest}</a>'
+
+    return _NOTES_RE.sub(link, html)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
