@@ -3,7 +3,7 @@
     python -m benchmarks.gan_unrolled [--repeats 7] [--steps 20] [--ks 0,1,5,10] [--no-torch]
         [--parts a,b]
 
-The architecture of issue 4's "Performance" section: G 256-128-128-2 (noise of
+The setting: G 256-128-128-2 (noise of
 dimension 256, two ReLU hidden layers of 128, 2-D output), D 2-128-128-1 (ReLU),
 batch 512, float32, CPU; G trains with Adam(1e-3, b1=0.5), D's simulated
 updates use Adam(1e-3, b1=0.5, eps_root=1e-8) (see `genjax.gan.unrolled`).
@@ -35,9 +35,9 @@ peak (a 2048^3 product, `benchmarks.vae_step`).
 
 Runs alternate between the candidates after a warm-up and medians are printed:
 quote the ratios, not the milliseconds, on a shared machine. On an
-oversubscribed machine torch's OpenMP threads can stall each other (a 512x256
-@ 256x128 product took 24 ms with 2 threads and 0.8 ms with 1 while other jobs
-held the 2 cores): pass `--torch-threads 1` there and say so.
+oversubscribed machine torch's OpenMP threads can stall each other (a small
+product can run over ten times slower on 2 threads than on 1 while other jobs
+hold the cores): pass `--torch-threads 1` there and say so.
 """
 
 from __future__ import annotations
@@ -253,8 +253,8 @@ def make_torch_unrolled(k: int, key=None):
 
 def check_torch_gradients(k: int) -> float | None:
     """Max |JAX grad - torch grad| / max |JAX grad| of G's unrolled gradient at step 0, both
-    at full float32 matmul precision (a GPU's default TF32 in JAX gave 1.7e-1 on an H200,
-    against torch's float32)."""
+    at full float32 matmul precision (with a GPU's default TF32 matmuls in JAX the
+    difference to torch's float32 is of order 0.1)."""
     peer = make_torch_unrolled(k)
     if peer is None:
         return None

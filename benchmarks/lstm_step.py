@@ -2,7 +2,7 @@
 
     python -m benchmarks.lstm_step [--repeats 7] [--steps 30] [--no-torch] [--torch-threads N]
 
-The setting of issue 5's "Performance" section: a 1-layer LSTM, batch 32,
+The setting: a 1-layer LSTM, batch 32,
 length 100, input 32, hidden 128, float32, CPU; the loss is the MSE of a linear
 readout (hidden -> 1) of every step's output against fixed random targets; one
 training step is forward + backward + Adam(1e-3), jitted once with the params

@@ -2,7 +2,7 @@
 
     python -m benchmarks.vae_step [--repeats 7] [--steps 50] [--is-images 1000]
 
-The model of the issue's "Performance" section: a 784-500-20 MLP encoder (ReLU,
+The model: a 784-500-20 MLP encoder (ReLU,
 mean and soft-clipped log-variance heads), a 20-500-784 decoder with Bernoulli
 logits, batch 128, Adam, float32, CPU. The JAX side is `genjax.vae.models` with
 `genjax.train.make_train_step`, jitted once with the state donated; the PyTorch

@@ -1,4 +1,4 @@
-"""The claim registry: each claim id of SEED_NOTES.md, the experiment that shows it, its criteria.
+"""The claim registry: each claim id, the experiment that shows it, its criteria.
 
 `experiments.reproduce` runs every experiment named here once and checks each
 criterion against that experiment's `metrics.json`. The autoencoder claims
@@ -82,7 +82,7 @@ class Criterion:
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """A claim of SEED_NOTES.md made executable.
+    """A claim of docs/claims.md made executable.
 
     Attributes:
       id: the claim id, e.g. '1.1'.

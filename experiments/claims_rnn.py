@@ -276,7 +276,7 @@ CLAIMS: list[Claim] = [
             "Full profile (hidden 64, 3,000 steps): at T = 50 the truncated LSTM reaches "
             "MSE 0.073, below the 0.083 line though 160x worse than the control: the "
             "forward carry is never cut, so the markers' values still reach the last window. "
-            "Not through an untrained recurrence (an echo-state effect, as we first read it): "
+            "Not through an untrained recurrence (an echo-state effect): "
             "with the recurrence frozen and only the readout trained the same runs stay at "
             "0.147 (results/full/long_range_echo_state/). The last window's gradient trains "
             "the weights every step uses. At T = 100 the truncated LSTM stays at 0.142."

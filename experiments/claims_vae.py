@@ -1,4 +1,4 @@
-"""Claims 1.3-1.9: likelihood estimation and variational autoencoders (SEED_NOTES section 1).
+"""Claims 1.3-1.9 (docs/claims.md): likelihood estimation and variational autoencoders.
 
 1.3-1.5 read `experiments.likelihood_estimators` (linear-Gaussian models with exact
 log p(x)); 1.6-1.9 read `experiments.vae_mnist` (VAEs on binarised MNIST).

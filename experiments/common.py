@@ -89,6 +89,9 @@ def new_config(arg: str | None) -> tuple[ml_collections.ConfigDict, bool]:
     config = ml_collections.ConfigDict()
     config.profile = profile
     config.seed = 0
+    # Training checkpoints at least this often (and on Ctrl-C / SIGTERM), so a preempted
+    # run loses at most a few minutes; it changes no number, so a rerun may change it.
+    config.checkpoint_every_secs = 300.0
     return config, profile == "quick"
 
 
@@ -170,7 +173,7 @@ def _as_json(config: ml_collections.ConfigDict) -> dict[str, Any]:
 
 
 # Keys that may change between a run and its resumption: they change no number.
-RESUME_SAFE_KEYS = frozenset({"log_every"})
+RESUME_SAFE_KEYS = frozenset({"log_every", "checkpoint_every_secs"})
 
 
 def check_resumable(
@@ -363,6 +366,7 @@ def fit_adam(
     step = train.make_train_step(loss_fn, optimizer)
     return train.train(
         state, step, batch_fn, num_steps, workdir=workdir, log_every=config.log_every,
+        checkpoint_every_secs=config.checkpoint_every_secs,
         tensorboard=False,
     ).state  # fmt: skip
 

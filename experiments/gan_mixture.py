@@ -301,6 +301,7 @@ def train_runs(
     result = train.train(
         state, multi_step, lambda s: None, config.num_steps, workdir=workdir,
         log_every=config.log_every,
+        checkpoint_every_secs=config.checkpoint_every_secs,
     )  # fmt: skip
     return gen, result.state.params["gen"], result.history
 

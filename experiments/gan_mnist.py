@@ -98,7 +98,8 @@ def _train_variant(variant, images, config, key, workdir):
     t0 = time.perf_counter()
     result = train.train(
         state, step, lambda s: None, config.num_steps,
-        workdir=workdir / variant.name, log_every=config.log_every, tensorboard=False,
+        workdir=workdir / variant.name, log_every=config.log_every,
+        checkpoint_every_secs=config.checkpoint_every_secs, tensorboard=False,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     gen_params = result.state.params["gen"]

@@ -127,6 +127,7 @@ def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, wor
     )  # fmt: skip
     result = train(
         state, step, lambda s: None, steps, workdir=workdir, log_every=config.log_every,
+        checkpoint_every_secs=config.checkpoint_every_secs,
         tensorboard=False,
     )  # fmt: skip
     test_key = jax.random.PRNGKey(10**6 + length)

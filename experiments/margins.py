@@ -83,15 +83,11 @@ def _num(x: float | None) -> str:
 def margins_table(reports: Mapping[str, Mapping[str, Any]], profile: str) -> str:
     """The margins as a Markdown table, one column per run."""
     labels = list(reports)
-    head = ["claim", "criterion", *labels, "worst", "margin", "margin / threshold"]
+    head = ["claim", "criterion", *labels, "worst", "margin"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in margins(reports, profile):
         cells = [r["claim"], f"`{r['criterion']}`", *(_num(r["values"][k]) for k in labels)]
-        relative = None
-        if r["margin"] is not None and r["threshold"] != 0:
-            relative = r["margin"] / abs(r["threshold"])
         cells += [_num(r["worst"]), _num(r["margin"]) + ("" if r["passed"] else " (FAIL)")]
-        cells.append("" if relative is None else f"{relative:.0%}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

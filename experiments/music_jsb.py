@@ -3,7 +3,7 @@ best recurrent model chosen on the valid split (a 2-layer LSTM, 12,000 steps).
 
     python -m experiments.music_jsb --workdir runs/music_jsb
 
-The config (experiments/configs/music_jsb.py) says how the model was chosen. The
+The config (experiments/configs/music_jsb.py) says on what grounds the model is chosen. The
 metrics are music's: test_nll_per_step_selected (nats per time step, x_2..x_T
 scored), ..._all_frames (x_1 scored too), the valid and train NLL, the independent
 pitch baseline, valid_curves.png and piano_roll.png.

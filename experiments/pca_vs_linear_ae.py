@@ -112,6 +112,7 @@ def _train_variant(config, variant, k, x_train, batch, components, key, workdir)
         num_steps,
         workdir=workdir,
         log_every=config.log_every,
+        checkpoint_every_secs=config.checkpoint_every_secs,
         eval_fn=eval_fn,
         eval_every=config.eval_every,
         stop_fn=converged,

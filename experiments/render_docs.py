@@ -1314,11 +1314,11 @@ def on_page_content(html, page, config, files):
     return _link_claim_references(html, page.url)
 
 
-_NOTES_RE = re.compile(r"SEED_NOTES\s+(?:section\s+)?(\d\.\d)(-\d\.\d)?")
+_NOTES_RE = re.compile(r"\bclaims? (\d\.\d)(-\d\.\d)?(?: and \d\.\d)? in docs/claims\.md")
 
 
 def _link_claim_references(html: str, page_url: str) -> str:
-    """The docstrings cite claims by the name of their source notes; the site links the claim."""
+    """The docstrings cite claims as "claim 1.8 in docs/claims.md"; the site links the claim."""
     root = "../" * page_url.count("/")
 
     def link(match: re.Match) -> str:

@@ -165,7 +165,8 @@ def _fit_group(
     state = train.create_train_state(flat, optimizer, key)
     result = train.train(
         state, train.make_train_step(loss_fn, optimizer), batch_fn, num_steps,
-        workdir=workdir / tag, log_every=min(config.log_every, num_steps), tensorboard=False,
+        workdir=workdir / tag, log_every=min(config.log_every, num_steps),
+        checkpoint_every_secs=config.checkpoint_every_secs, tensorboard=False,
     )  # fmt: skip
     return result.state.params, unflatten, [r for r in result.history if r["split"] == "train"]
 

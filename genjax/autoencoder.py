@@ -2,8 +2,8 @@
 
 The model is a plain (deterministic) MLP autoencoder: `Encoder` maps an image
 [B, 28, 28] to a code [B, latent_dim], `Decoder` maps a code to per-pixel
-logits [B, 28, 28]. Pixels in [0, 1] are modelled as Bernoulli means (SEED_NOTES
-1.8): the loss is the binary cross-entropy from logits summed over pixels (the
+logits [B, 28, 28]. Pixels in [0, 1] are modelled as Bernoulli means (claim 1.8 in
+docs/claims.md): the loss is the binary cross-entropy from logits summed over pixels (the
 negative Bernoulli log-likelihood), and the decoded image is `sigmoid(logits)`.
 
 Nothing in that loss shapes the distribution of the codes. The probes below

@@ -1,4 +1,4 @@
-"""PCA, the linear autoencoder and subspace angles (SEED_NOTES 1.1).
+"""PCA, the linear autoencoder and subspace angles (claim 1.1 in docs/claims.md).
 
 PCA's top-k directions minimise the mean squared reconstruction error
 `E ||x - W^T W x||^2` over orthonormal `W` [k, d] (x centred); the minimum is
@@ -139,7 +139,7 @@ def _mean_squared_error(x: Array, x_hat: Array) -> Array:
 
 
 def tied_reconstruction_loss(weight: Array, x: Array) -> Array:
-    """Mean over examples of `||x - W^T W x||^2` (no 1/2 factor), SEED_NOTES 1.1.
+    """Mean over examples of `||x - W^T W x||^2` (no 1/2 factor), claim 1.1 in docs/claims.md.
 
     Args:
       weight: W, [k, d].

@@ -376,15 +376,16 @@ def test_music_without_any_dataset_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_music_jsb_is_music_with_the_chosen_model_on_the_standard_file(tmp_path):
+def test_music_jsb_is_music_with_the_chosen_model_on_the_standard_file(tmp_path, monkeypatch):
     from experiments import common, music_jsb
 
+    monkeypatch.setenv("GENJAX_JSB_PATH", "/data/jsb_chorales_quarter.json")
     full = common.get_config("music_jsb", "full").to_dict()
     base = common.get_config("music", "full").to_dict()
     changed = {k: full[k] for k in full if full[k] != base[k]}
     assert set(full) == set(base)
     assert changed == {
-        "data_path": "../shared/data/jsb_chorales_quarter.json",
+        "data_path": "/data/jsb_chorales_quarter.json",
         "chorales": False,
         "cells": ("lstm",),
         "num_layers": 2,

@@ -115,3 +115,30 @@ def test_require_batch_fits_names_the_field_and_the_data():
         common.require_batch_fits(4001, 4000, "MNIST's training set")
     with pytest.raises(common.ConfigError, match="config.critic_batch_size must be at most 3"):
         common.require_batch_fits(8, 3, "the grid", field="critic_batch_size")
+
+
+def test_every_experiment_checkpoints_on_a_time_interval_set_by_its_config(monkeypatch, tmp_path):
+    from experiments import common, pca_vs_linear_ae
+
+    for path in sorted((common.CONFIGS_DIR).glob("[a-z]*.py")):
+        for profile in common.main_job_profiles(path.stem):
+            config = common.get_config(path.stem, profile)
+            assert config.checkpoint_every_secs == 300.0, path.stem
+    assert "checkpoint_every_secs" in common.RESUME_SAFE_KEYS  # changes no number
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(*args, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(pca_vs_linear_ae, "train", fake_train)
+    config = common.get_config("pca_vs_linear_ae", "quick")
+    config.checkpoint_every_secs = 12.5
+    with pytest.raises(Stop):
+        pca_vs_linear_ae.train_and_evaluate(config, tmp_path / "run")
+    assert seen["checkpoint_every_secs"] == 12.5
+    common.release_workdirs()

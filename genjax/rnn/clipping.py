@@ -1,4 +1,4 @@
-"""Gradient clipping by global norm (SEED_NOTES 3.4; Pascanu et al. 2013).
+"""Gradient clipping by global norm (claim 3.4 in docs/claims.md; Pascanu et al. 2013).
 
 If ||g|| > c then g <- c g / ||g||, with ||g|| the Euclidean norm of all leaves
 together. Training uses `optax.clip_by_global_norm(c)` chained before the

@@ -59,8 +59,8 @@ def logits(
     """Next-frame logits [B, T, 88] for inputs [B, T, 88]; dropout only when `key` is given.
 
     backward: as in `genjax.rnn.unroll` ('fused': the LSTM's hand-written backward pass,
-    `genjax.rnn.fused`, the same gradients to float rounding; 1.45x faster in
-    `benchmarks/lstm_step` on a CPU, but not in `music`'s setting, hidden 256: see README).
+    `genjax.rnn.fused`, the same gradients to float rounding; faster on a CPU in
+    `benchmarks/lstm_step`'s setting, hidden 128, but not in `music`'s, hidden 256).
     """
     if inputs.ndim != 3 or inputs.shape[-1] != NUM_PITCHES:
         raise ValueError(f"inputs must be [batch, time, {NUM_PITCHES}], got {inputs.shape}")

@@ -5,7 +5,7 @@
   the upper half are ambiguous words whose tag is the NEXT token's `mod K` (0 at
   the last real step). A left-to-right model cannot know the next token, so on the
   ambiguous steps it can do no better than the most frequent tag (about 1/K); a
-  bidirectional model reads it (SEED_NOTES 3.1: a word's role depends on the words
+  bidirectional model reads it (claim 3.1 in docs/claims.md: a word's role depends on the words
   after it).
 - Addition (encoder-decoder; `addition_batch`): the string "a+b" (most significant
   digit first, variable length) -> the digits of a + b then EOS, as in flax's

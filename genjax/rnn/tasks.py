@@ -1,4 +1,6 @@
-"""Synthetic long-range tasks (SEED_NOTES 3.3-3.6): the adding problem and the copy task.
+"""Synthetic long-range tasks: the adding problem and the copy task.
+
+Claims 3.3-3.6 in docs/claims.md.
 
 - Adding (Hochreiter & Schmidhuber 1997; the variant of Arjovsky et al. 2016):
   inputs [B, T, 2] = (value ~ U[0, 1], marker); exactly one marker in each half;

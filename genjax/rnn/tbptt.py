@@ -1,4 +1,4 @@
-"""Truncated backpropagation through time (SEED_NOTES 3.5; Williams & Peng 1990).
+"""Truncated backpropagation through time (claim 3.5 in docs/claims.md; Williams & Peng 1990).
 
 The sequence is cut into chunks of `window` steps; the forward pass runs through
 all of them, but each chunk starts from `lax.stop_gradient` of the previous

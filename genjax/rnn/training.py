@@ -1,7 +1,7 @@
 """Many RNN training runs in one compiled step: seeds and clipping settings vmapped together.
 
-Comparisons such as "with and without clipping, over several seeds" (SEED_NOTES
-3.4-3.6) train R small networks of the same shape. `make_multi_run_step` builds
+Comparisons such as "with and without clipping, over several seeds" (claims 3.4-3.6
+in docs/claims.md) train R small networks of the same shape. `make_multi_run_step` builds
 one run's step from a loss and hands it to `genjax.train.make_multi_run_step`,
 the engine every multi-run trainer shares: run r draws its batch at step s from
 `batch_fn(fold_in(run_keys[r], s))`, clips its gradient to global norm

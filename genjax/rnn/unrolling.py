@@ -54,10 +54,10 @@ def unroll(
       carry: the initial carry, leaves [B, H] (default zeros).
       reverse: read each sequence backwards from its last REAL step (x[len-1], ...,
         x[0]); outputs stay at their original positions.
-      unroll: `lax.scan`'s unroll factor, or 'auto' (the default): 8 on a GPU, 1
-        elsewhere. Measured (benchmarks/lstm_step.py, LSTM training step, B=32, T=100,
-        H=128): on an H200 unroll=8 ran 2.1x faster than 1 (1.78 vs 3.70 ms); on 2 CPU
-        cores 4 and 8 ran 1.4x and 2.3x slower than 1. Same numbers either way.
+      unroll: `lax.scan`'s unroll factor, or 'auto' (the default): 8 on a GPU, where it
+        runs the LSTM training step of benchmarks/lstm_step.py faster than 1, and 1
+        elsewhere, where larger factors run that step slower. The values are the same
+        either way.
       backward: 'autodiff' (the default: `jax.grad` differentiates the scan) or, for the
         LSTM, 'fused': `genjax.rnn.fused.lstm`, the same layer with a hand-written
         backward pass, faster on a CPU (benchmarks/lstm_step.py); same values and

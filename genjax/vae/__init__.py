@@ -1,4 +1,4 @@
-"""Variational autoencoders and likelihood estimation (SEED_NOTES 1.3-1.9).
+"""Variational autoencoders and likelihood estimation (claims 1.3-1.9 in docs/claims.md).
 
 - `genjax.vae.objectives`: reparameterisation, closed-form KLs, decoder
   log-likelihoods, the ELBO, the IWAE bound, and the naive and importance-sampled

@@ -1,4 +1,6 @@
-"""The linear-Gaussian latent model, where p(x) and p(z|x) are exact (SEED_NOTES 1.3-1.6).
+"""The linear-Gaussian latent model, where p(x) and p(z|x) are exact.
+
+Claims 1.3-1.6 in docs/claims.md.
 
     z ~ N(0, I_d),    x | z ~ N(W z + b, s^2 I_D)
 
@@ -279,7 +281,7 @@ def elbo_closed_form(model: LinearGaussian, x: Array, q_mean: Array, q_cov: Arra
       q_cov: [d, d] or [B, d, d].
 
     Returns:
-      [B]; equals `log_px(model, x) - KL(q || p(z|x))` (SEED_NOTES 1.6).
+      [B]; equals `log_px(model, x) - KL(q || p(z|x))` (claim 1.6 in docs/claims.md).
     """
     _, latent_dim = _dims(model)
     kl = objectives.kl_full_gaussians(
@@ -289,7 +291,7 @@ def elbo_closed_form(model: LinearGaussian, x: Array, q_mean: Array, q_cov: Arra
 
 
 def em_step(model: LinearGaussian, x: Array) -> LinearGaussian:
-    """One EM step for probabilistic PCA (Tipping & Bishop 1999, eqs. 27-30; SEED_NOTES 1.5).
+    """One EM step for probabilistic PCA (Tipping & Bishop 1999, eqs. 27-30; claim 1.5).
 
     The E-step uses the exact posterior p(z|x) (tractable here, unlike in a
     VAE); the M-step maximises the expected complete-data log-likelihood. The

@@ -1,7 +1,7 @@
 """The VAE's networks: an MLP encoder q(z|x) and MLP decoders p(x|z) for four likelihoods.
 
 `Encoder` maps data x [B, D] to the mean and log-variance [B, d] of a diagonal
-Gaussian q(z|x) (SEED_NOTES 1.6, 1.7). `Decoder` maps latents z [..., d] (any
+Gaussian q(z|x) (claims 1.6 and 1.7 in docs/claims.md). `Decoder` maps latents z [..., d] (any
 leading sample axes) to the parameters of p(x|z) (1.8), by name:
 
 - 'bernoulli': per-pixel logits [..., D] (binary data);
@@ -218,7 +218,7 @@ def to_levels(x: Array, levels: int) -> Array:
 
 
 def decoder_log_likelihood(model: VAE, x: Array, out: dict[str, Array]) -> Array:
-    """log p(x|z) [...] of data x [..., D] under the decoder output `out` (SEED_NOTES 1.8).
+    """log p(x|z) [...] of data x [..., D] under the decoder output `out` (claim 1.8).
 
     x must broadcast explicitly: give it the same leading axes as `out` (see
     `model_fns`). Bernoulli data are binary (concrete values outside [0, 1] raise
@@ -305,7 +305,7 @@ def log_px_prior_shared(
 ) -> Array:
     """The naive estimate log (1/N) sum_n p(x_b | z_n), z_n ~ p(z) shared by the batch; [B].
 
-    For each example this is exactly the estimator of SEED_NOTES 1.4 (N iid prior
+    For each example this is exactly the estimator of claim 1.4 in docs/claims.md (N iid prior
     samples); sharing the samples across the batch only correlates the
     examples' estimates, and makes N = 1,000 affordable in training.
     """
@@ -338,7 +338,7 @@ def _elbo_terms(
 def make_elbo_loss(model: VAE, num_samples: int = 1, dynamic_binarization: bool = False) -> LossFn:
     """`loss_fn(params, batch, key) -> (-mean ELBO, metrics)` for `genjax.train.make_train_step`.
 
-    The ELBO (SEED_NOTES 1.6) with the closed-form KL (1.7) and a reparameterised
+    The ELBO (claim 1.6 in docs/claims.md) with the closed-form KL (1.7) and a reparameterised
     (1.9) `num_samples`-sample estimate of E_q[log p(x|z)]. batch = {'image':
     [B, ...]} is flattened to [B, D]; with `dynamic_binarization` each pixel is
     resampled ~ Bernoulli(intensity) from the step key (Burda et al. 2016).
@@ -384,7 +384,7 @@ def make_encoder_elbo_loss(
 def make_naive_ml_loss(model: VAE, num_samples: int, dynamic_binarization: bool = False) -> LossFn:
     """`loss_fn(params, batch, key) -> (-mean log p_hat(x), metrics)`: ML on the naive estimate.
 
-    p_hat(x) = (1/N) sum_n p(x | z_n), z_n ~ p(z) (SEED_NOTES 1.4), the N samples
+    p_hat(x) = (1/N) sum_n p(x | z_n), z_n ~ p(z) (claim 1.4 in docs/claims.md), the N samples
     shared by the batch (`log_px_prior_shared`). Only the decoder gets
     gradients; the encoder's parameters are left as they are. Metric:
     'log_px_naive', the mean estimate per example.

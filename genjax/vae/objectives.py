@@ -1,4 +1,4 @@
-"""VAE objectives and likelihood estimators as pure functions (SEED_NOTES 1.4-1.9).
+"""VAE objectives and likelihood estimators as pure functions (claims 1.4-1.9 in docs/claims.md).
 
 Conventions: data are flattened vectors `x: [B, D]` (one example per row); latents
 `z: [..., B, d]` may carry extra leading sample axes. Every log-density is exact
@@ -96,7 +96,7 @@ def reparameterize(key: PRNGKey, mean: Array, logvar: Array) -> Array:
     """z = mean + exp(logvar / 2) * eps, eps ~ N(0, I) (Kingma & Welling 2014, eq. 10).
 
     The sample is a differentiable function of (mean, logvar), so gradients flow
-    back into the encoder (SEED_NOTES 1.9).
+    back into the encoder (claim 1.9 in docs/claims.md).
 
     Args:
       key: the noise key.
@@ -111,7 +111,7 @@ def reparameterize(key: PRNGKey, mean: Array, logvar: Array) -> Array:
 
 
 def kl_to_standard_normal(mean: Array, logvar: Array) -> Array:
-    """KL(N(mean, diag(exp(logvar))) || N(0, I)) in closed form (SEED_NOTES 1.7).
+    """KL(N(mean, diag(exp(logvar))) || N(0, I)) in closed form (claim 1.7 in docs/claims.md).
 
     KL = 1/2 sum_i (-logvar_i - 1 + exp(logvar_i) + mean_i^2).
 
@@ -182,7 +182,7 @@ def kl_full_gaussians(mean_q: Array, cov_q: Array, mean_p: Array, cov_p: Array) 
 
 
 def gaussian_log_likelihood(x: Array, mean: Array, logvar: Array | float = 0.0) -> Array:
-    """log N(x; mean, diag(exp(logvar))), summed over the last axis (SEED_NOTES 1.8).
+    """log N(x; mean, diag(exp(logvar))), summed over the last axis (claim 1.8 in docs/claims.md).
 
     = -1/2 sum_i [ (x_i - mean_i)^2 e^(-logvar_i) + logvar_i + log 2 pi ];
     with logvar = 0 this is -1/2 ||x - mean||^2 - (D/2) log 2 pi.
@@ -208,7 +208,7 @@ def gaussian_log_likelihood(x: Array, mean: Array, logvar: Array | float = 0.0) 
 
 
 def bernoulli_log_likelihood(x: Array, logits: Array) -> Array:
-    """sum_i x_i log p_i + (1 - x_i) log(1 - p_i) with p = sigmoid(logits) (SEED_NOTES 1.8).
+    """sum_i x_i log p_i + (1 - x_i) log(1 - p_i), p = sigmoid(logits) (claim 1.8).
 
     Computed from logits as `x * l - softplus(l)`, which is the same quantity
     (log sigmoid(l) = l - softplus(l), log(1 - sigmoid(l)) = -softplus(l)) and
@@ -232,7 +232,7 @@ def bernoulli_log_likelihood(x: Array, logits: Array) -> Array:
 
 
 def categorical_log_likelihood(x_onehot: Array, logits: Array) -> Array:
-    """sum_d sum_k x_dk log softmax(logits_d)_k: per-dimension categorical (SEED_NOTES 1.8).
+    """sum_d sum_k x_dk log softmax(logits_d)_k: per-dimension categorical (claim 1.8).
 
     For one-hot x (checked by the data pipeline, not here) this is the exact
     log-probability of the observed levels, i.e. minus the cross-entropy.
@@ -379,7 +379,7 @@ def elbo(
     log_likelihood_fn: LogLikelihoodFn,
     num_samples: int = 1,
 ) -> Array:
-    """The evidence lower bound E_q[log p(x|z)] - KL(q(z|x) || p(z)) (SEED_NOTES 1.6).
+    """The evidence lower bound E_q[log p(x|z)] - KL(q(z|x) || p(z)) (claim 1.6 in docs/claims.md).
 
     Kingma & Welling (2014), eq. 10: the reconstruction term is a Monte Carlo
     average over `num_samples` reparameterised draws from q (so its gradient
@@ -467,7 +467,7 @@ def log_px_prior_mc(
     num_samples: int,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> Array:
-    """The naive estimate log (1/N) sum_i p(x|z_i), z_i ~ N(0, I) (SEED_NOTES 1.4).
+    """The naive estimate log (1/N) sum_i p(x|z_i), z_i ~ N(0, I) (claim 1.4 in docs/claims.md).
 
     Unbiased for p(x), but log of it is biased low (Jensen) and extremely noisy
     unless N is huge, because almost no prior sample explains x. Samples are
@@ -528,7 +528,7 @@ def log_px_importance(
     num_samples: int,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> Array:
-    """Importance sampling: log (1/N) sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q (SEED_NOTES 1.5).
+    """Importance sampling: log (1/N) sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q (claim 1.5).
 
     The same quantity as `iwae_bound` with k = N (Burda et al. 2016 use it with
     N = 5,000 as the test log-likelihood), computed in chunks with a running
