@@ -103,14 +103,6 @@ def require_positive(config: Mapping[str, Any], *names: str) -> None:
             raise ConfigError(f"config.{name} must be positive, got {value!r}")
 
 
-def require_fields(config: Mapping[str, Any], fields: set[str]) -> None:
-    """Raises ConfigError when the config has fields outside `fields` or lacks some of them."""
-    unknown = sorted(set(config.keys()) - fields)
-    missing = sorted(fields - set(config.keys()))
-    if unknown or missing:
-        raise ConfigError(f"unknown config fields {unknown}, missing {missing}")
-
-
 def require_choice(config: Mapping[str, Any], name: str, choices) -> None:
     if config[name] not in choices:
         raise ConfigError(f"config.{name}={config[name]!r} is not one of {sorted(choices)}")

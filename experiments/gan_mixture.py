@@ -40,20 +40,14 @@ from genjax.random_keys import named_key
 
 log = logging.getLogger("genjax")
 
-_FIELDS = {
-    "profile", "seed", "datasets", "variants", "unroll_steps", "minibatch_kernels", "sweep",
-    "num_seeds", "num_steps", "batch_size", "noise_dim", "gen_hidden", "disc_hidden",
-    "activation", "lr_final_fraction", "gen_learning_rate", "disc_learning_rate", "adam_beta1",
-    "adam_beta2", "adam_eps", "disc_eps_root", "wgan_clip_learning_rate", "clip_value",
-    "wgan_gp_learning_rate", "wgan_gp_beta1", "wgan_gp_beta2", "gp_weight",
-    "minibatch_kernel_dim", "runs_axis", "unroll_use_scan", "eval_samples", "w1_samples",
-    "log_every", "stability_sweep", "stability_methods", "stability_learning_rates",
-    "stability_disc_depths", "stability_seeds", "stability_min_modes", "stability_min_hq",
-}  # fmt: skip
-# Fields `config.sweep` may not vary: what is trained and how it is scored.
-_NOT_SWEPT = {
-    "profile", "seed", "datasets", "variants", "sweep", "eval_samples", "w1_samples",
-    "log_every", "runs_axis", *(f for f in _FIELDS if f.startswith("stability_")),
+# The fields `config.sweep` may vary: what a study of training would change. The others
+# choose what is trained and how it is scored (datasets, variants, evaluation sizes, ...).
+SWEEPABLE = {
+    "unroll_steps", "minibatch_kernels", "num_seeds", "num_steps", "batch_size", "noise_dim",
+    "gen_hidden", "disc_hidden", "activation", "lr_final_fraction", "gen_learning_rate",
+    "disc_learning_rate", "adam_beta1", "adam_beta2", "adam_eps", "disc_eps_root",
+    "wgan_clip_learning_rate", "clip_value", "wgan_gp_learning_rate", "wgan_gp_beta1",
+    "wgan_gp_beta2", "gp_weight", "minibatch_kernel_dim", "unroll_use_scan",
 }  # fmt: skip
 # The indices folded into the recorded runs' keys: a run's evaluation noise (under its
 # run key), the stability sweep (under the root key) and that sweep's evaluation noise.
@@ -66,7 +60,6 @@ ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jax.nn.tanh}
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises common.ConfigError for values that cannot work (before any compilation)."""
-    common.require_fields(config, _FIELDS)
     points = sweep_points(config)
     for _, point in points:
         _validate_point(point)
@@ -156,9 +149,9 @@ def parse_sweep(spec: str) -> tuple[str, list]:
     field = field.strip()
     if not sep or not field or not values.strip():
         raise common.ConfigError(f"config.sweep must be 'FIELD:V1,V2,...', got {spec!r}")
-    if field not in _FIELDS or field in _NOT_SWEPT:
+    if field not in SWEEPABLE:
         raise common.ConfigError(
-            f"config.sweep cannot vary {field!r}; it may vary {sorted(_FIELDS - _NOT_SWEPT)}"
+            f"config.sweep cannot vary {field!r}; it may vary {sorted(SWEEPABLE)}"
         )
     try:
         parsed = ast.literal_eval(f"[{values}]")

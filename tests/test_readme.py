@@ -41,7 +41,7 @@ def test_docs_config_overrides_name_real_fields():
         text = page.read_text()
         commands = re.findall(r"python -m experiments\.(\w+)((?:[^\n]*\\\n)*[^\n]*)", text)
         for name, args in commands:
-            if name in ("reproduce", "music_merge", "gan_mixture_merge", "render_docs"):
+            if name in ("reproduce", "music_merge", "gan_mixture_merge", "render_docs", "margins"):
                 continue  # argparse tools
             config = common.get_config(name, "quick")
             for field in re.findall(r"--config\.(\w+)=", args):
