@@ -279,8 +279,9 @@ def test_critic_estimates_w1_between_shifted_gaussians():
             k, critic.apply, init, shifted(0.0), shifted(1.5), num_steps=300, batch_size=256
         )
     )(jax.random.PRNGKey(1))
-    # W1 between N(0, 1) and N(1.5, 1) is 1.5; the critic's dual estimate is a lower bound.
-    assert -1.5 - 0.1 < est < -1.5 + 0.25 or 1.5 - 0.25 < est < 1.5 + 0.1
+    # W1 between N(0, 1) and N(1.5, 1) is 1.5. The critic maximises E_p[f] - E_q[f] over
+    # (softly) 1-Lipschitz f, so its estimate is positive and a lower bound, up to noise.
+    assert 1.5 - 0.25 < est < 1.5 + 0.1
 
 
 def test_critic_rejects_a_bad_learning_rate_but_not_a_traced_one():
