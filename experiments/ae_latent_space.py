@@ -237,46 +237,58 @@ def _plot(
     workdir: Path,
 ) -> None:
     """latent_plane.png, interpolations.png and samples.png."""
-    import matplotlib.pyplot as plt
+    from experiments import plotting
 
     dims = list(figures)
     if 2 in figures:
         codes = np.asarray(figures[2]["test_codes"])
         lo, hi = np.percentile(codes, 1, axis=0), np.percentile(codes, 99, axis=0)
         grid, _ = ae_lib.decode_grid(figures[2]["decode"], tuple(lo), tuple(hi), config.grid_size)
-        fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 5.6))
-        sc = ax0.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=5, vmin=-0.5, vmax=9.5)
+        fig, (ax0, ax1) = plotting.figure(1, 2, width=plotting.TEXT_WIDTH, height=3.3)
+        sc = ax0.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=4, vmin=-0.5,
+                         vmax=9.5, rasterized=True)  # fmt: skip
         ax0.set_xlim(lo[0], hi[0])
         ax0.set_ylim(lo[1], hi[1])
-        ax0.set_title("2-D AE: test codes by class")
-        ax0.set_xlabel("z0")
-        ax0.set_ylabel("z1")
-        fig.colorbar(sc, ax=ax0, ticks=range(10))
+        plotting.set_title(ax0, "Autoencoder, 2-D latent: test codes by class")
+        ax0.set_xlabel("latent $z_1$")
+        ax0.set_ylabel("latent $z_2$")
+        plotting.digit_colorbar(fig, sc, ax0)
         extent = (lo[0], hi[0], lo[1], hi[1])
         ax1.imshow(
             ae_lib.tile_images(grid, pad_value=0.0), cmap="gray_r", extent=extent, aspect="auto"
         )
-        ax1.set_title(f"decoded {config.grid_size}x{config.grid_size} grid over the same plane")
-        ax1.set_xlabel("z0")
+        ax1.grid(False)
+        plotting.set_title(
+            ax1, f"Decoded {config.grid_size} × {config.grid_size} grid over the same plane"
+        )
+        ax1.set_xlabel("latent $z_1$")
+        ax1.set_ylabel("latent $z_2$")
         common.save_figure(fig, workdir, "latent_plane")
 
-    fig, axes = plt.subplots(len(dims), 1, figsize=(8, 5 * len(dims)), squeeze=False)
+    fig, axes = plotting.figure(len(dims), 1, width=plotting.COLUMN_WIDTH,
+                                height=2.6 * len(dims) + 0.3, squeeze=False)  # fmt: skip
     for ax, dim in zip(axes[:, 0], dims, strict=True):
         ax.imshow(ae_lib.tile_images(figures[dim]["lines"], pad_value=0.0), cmap="gray_r")
-        ax.set_title(f"AE z={dim}: linear interpolation between test digits of different classes")
-        ax.axis("off")
+        plotting.image_panel(ax)
+        ax.set_title(f"Autoencoder, {dim}-D latent")
+        ax.set_xlabel("interpolation point (first digit to second)")
+        ax.set_ylabel("pair of test digits")
+    plotting.suptitle(
+        fig, "Linear interpolation between the codes of test digits of different classes"
+    )
     common.save_figure(fig, workdir, "interpolations")
 
-    fig, axes = plt.subplots(len(dims), 2, figsize=(10, 5 * len(dims)), squeeze=False)
+    fig, axes = plotting.figure(len(dims), 2, width=plotting.COLUMN_WIDTH,
+                                height=1.95 * len(dims) + 0.1, squeeze=False)  # fmt: skip
     for row, dim in zip(axes, dims, strict=True):
         for ax, probe in zip(row, ("gaussian", "outside"), strict=True):
             ax.imshow(
                 ae_lib.tile_images(figures[dim][probe].reshape(4, 4, 28, 28), pad_value=0.0),
                 cmap="gray_r",
             )
+            plotting.image_panel(ax)
             title = "Gaussian fitted to codes" if probe == "gaussian" else "outside the codes"
-            ax.set_title(f"AE z={dim}: {title}")
-            ax.axis("off")
+            plotting.set_title(ax, f"{dim}-D latent: {title}")
     common.save_figure(fig, workdir, "samples")
 
 

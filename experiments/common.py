@@ -285,20 +285,22 @@ def finite_or_nan(x: float) -> float:
 
 
 def save_figure(fig, workdir: str | Path, name: str) -> Path:
-    """Saves a matplotlib figure as `workdir/name.png` and closes it."""
+    """Saves a matplotlib figure as `workdir/name.png` (at `plotting.DPI`) and closes it."""
     import matplotlib.pyplot as plt
+
+    from experiments import plotting
 
     path = Path(workdir) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    fig.savefig(path, dpi=plotting.DPI, bbox_inches="tight", pad_inches=0.03)
     plt.close(fig)
     return path
 
 
 def plot_stability(rows, methods, depths, lrs, workdir: str | Path) -> Path:
     """`workdir/stability.png`: per method, a (D depth x learning rate) table of a stability
-    study (gan_mixture's sweep): success fraction, coloured; the mean modes captured and
-    high-quality fraction over the cell's seeds written in it.
+    study (gan_mixture's sweep): success fraction, coloured (with a colour bar); the mean
+    modes captured and high-quality fraction over the cell's seeds written in it.
 
     Args:
       rows: (method, depth, lr, seed, modes, hq, success) per run.
@@ -307,13 +309,18 @@ def plot_stability(rows, methods, depths, lrs, workdir: str | Path) -> Path:
     import collections
     import itertools
 
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from experiments import plotting
 
     names = [m for m in methods if any(r[0] == m for r in rows)]
     depths, lrs = tuple(depths), tuple(lrs)
     counts = collections.Counter((r[0], r[1], r[2]) for r in rows)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.0 * len(names), 3.4), squeeze=False)
+    fig, axes = plotting.figure(
+        1, len(names), width=plotting.TEXT_WIDTH if len(names) > 1 else plotting.COLUMN_WIDTH,
+        height=0.6 * len(depths) + 1.3, squeeze=False, sharey=True,
+    )  # fmt: skip
+    image = None
     for ax, name in zip(axes[0], names, strict=True):
         shape = (len(depths), len(lrs))
         success, modes, hq = np.zeros(shape), np.zeros(shape), np.zeros(shape)
@@ -324,19 +331,27 @@ def plot_stability(rows, methods, depths, lrs, workdir: str | Path) -> Path:
                 success[cell] += ok / n
                 modes[cell] += m / n
                 hq[cell] += h / n
-        ax.imshow(success, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
+        image = ax.imshow(success, vmin=0, vmax=1, cmap="viridis", origin="lower", aspect="auto")
+        ax.grid(False)
         ax.set_xticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
         ax.set_yticks(range(len(depths)), [str(d) for d in depths])
+        ax.tick_params(length=0)
         ax.set_xlabel("learning rate")
-        ax.set_ylabel("D hidden layers")
+        if ax is axes[0, 0]:
+            ax.set_ylabel("discriminator hidden layers")
         rate = np.mean([r[-1] for r in rows if r[0] == name])
-        ax.set_title(f"{name}: success {rate:.2f}", fontsize=10)
+        ax.set_title(f"{plotting.gan_variant(name)}\n{rate:.0%} of runs succeed")
         for i, j in itertools.product(range(len(depths)), range(len(lrs))):
-            text = f"{success[i, j]:.2f}\n{modes[i, j]:.1f} m, {hq[i, j]:.0%}"
-            ax.text(j, i, text, ha="center", va="center", color="w", fontsize=7)
-    fig.suptitle("success rate (colour); mean modes captured and high-quality share (text)",
-                 fontsize=9)  # fmt: skip
-    fig.tight_layout()
+            text = f"{success[i, j]:.2f}\n{modes[i, j]:.1f}\n{hq[i, j]:.0%}"
+            color = "k" if success[i, j] > 0.6 else "w"
+            ax.text(j, i, text, ha="center", va="center", color=color, fontsize=8,
+                    linespacing=1.1)  # fmt: skip
+    fig.colorbar(image, ax=axes[0, :], label="success rate (share of seeds)", shrink=0.9)
+    fig.suptitle(
+        "Success rate by learning rate and discriminator depth\n"
+        "cell text: success rate; mean modes captured; mean share of high-quality samples\n"
+        "(a sample is high-quality within 3 standard deviations of its nearest mode)"
+    )
     return save_figure(fig, workdir, "stability")
 
 

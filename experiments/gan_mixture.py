@@ -357,31 +357,46 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
 
 def _plot_samples(results, workdir: Path) -> None:
     """Per (dataset, trained variant): seed 0's samples over the data and the modes."""
-    import matplotlib.pyplot as plt
+    from experiments import plotting
 
     datasets = list(results)
     names = list(results[datasets[0]]["runs"])
-    fig, axes = plt.subplots(
-        len(datasets), len(names), figsize=(2.6 * len(names), 2.6 * len(datasets)), squeeze=False
-    )
+    width = plotting.TEXT_WIDTH if len(names) > 2 else plotting.COLUMN_WIDTH
+    side = (width - 0.6) / len(names)  # a panel's width, inches
+    fig, axes = plotting.figure(
+        len(datasets), len(names), width=width, height=(side + 0.75) * len(datasets) + 1.1,
+        squeeze=False, sharex="row", sharey="row",
+    )  # fmt: skip
     for (i, dataset), (j, name) in itertools.product(enumerate(datasets), enumerate(names)):
         ax = axes[i, j]
         modes, data = results[dataset]["modes"], results[dataset]["data"]
         res = results[dataset]["runs"][name]
-        ax.scatter(data[:, 0], data[:, 1], s=1, c="0.75", label="data")
+        ax.scatter(data[:, 0], data[:, 1], s=1, c="0.7", label="held-out data", rasterized=True)
         s = res["samples"][0]
-        ax.scatter(s[:, 0], s[:, 1], s=1, c="C3", alpha=0.5, label="G (seed 0)")
-        ax.scatter(modes[:, 0], modes[:, 1], s=8, marker="x", c="k")
+        ax.scatter(s[:, 0], s[:, 1], s=1, c="C3", alpha=0.5, label="generator samples (seed 0)",
+                   rasterized=True)  # fmt: skip
+        ax.scatter(modes[:, 0], modes[:, 1], s=10, marker="x", c="k", lw=0.8,
+                   label="mixture modes")  # fmt: skip
         lim = 1.6 * np.abs(modes).max()
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(
-            f"{dataset} {name}\nmodes {res['modes'].mean():.1f}, hq {res['hq'].mean():.2f}",
-            fontsize=8,
-        )
-    fig.tight_layout()
+        ax.set_box_aspect(1)
+        ax.locator_params(nbins=3)
+        ax.grid(False)
+        ax.set_xlabel("$x_1$", labelpad=0)
+        if j == 0:
+            ax.set_ylabel(f"{plotting.words(dataset, plotting.MIXTURES)}\n$x_2$")
+        stats = (f"{res['modes'].mean():.1f} of {len(modes)} modes\n"
+                 f"{res['hq'].mean():.0%} of samples\nhigh-quality")  # fmt: skip
+        if i == 0:
+            stats = f"{plotting.wrap(plotting.gan_variant(name), side, 8)}\n{stats}"
+        ax.set_title(stats, fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, markerscale=3)
+    fig.suptitle(
+        "Samples of each trained generator; over its seeds, the mean number of modes captured\n"
+        "and share of high-quality samples (within 3 standard deviations of a mode)"
+    )
     common.save_figure(fig, workdir, "samples")
 
 

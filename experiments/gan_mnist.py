@@ -125,29 +125,34 @@ def _judge(classify, images) -> dict[str, float | np.ndarray]:
 
 
 def _plot(samples: dict[str, np.ndarray], judged: dict[str, dict], workdir: Path) -> None:
-    import matplotlib.pyplot as plt
+    from experiments import plotting
 
     names = list(samples)
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.4), squeeze=False)
+    width = plotting.TEXT_WIDTH if len(names) > 1 else plotting.COLUMN_WIDTH
+    side = width / len(names)
+    fig, axes = plotting.figure(1, len(names), width=width, height=side + 0.6, squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         grid = samples[name][:64].reshape(8, 8, 28, 28).transpose(0, 2, 1, 3).reshape(224, 224)
         ax.imshow(grid, cmap="gray", vmin=0, vmax=1)
+        plotting.image_panel(ax)
         j = judged[name]
-        ax.set_title(f"{name}\nKL to uniform {j['class_histogram_kl']:.3f}, "
-                     f"confidence {j['classifier_confidence']:.2f}", fontsize=9)  # fmt: skip
-        ax.axis("off")
+        ax.set_title(f"{plotting.gan_variant(name)}\n"
+                     f"KL of the class histogram to uniform: {j['class_histogram_kl']:.3f} nats\n"
+                     f"mean classifier confidence: {j['classifier_confidence']:.2f}")  # fmt: skip
     common.save_figure(fig, workdir, "samples")
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = plotting.figure(width=plotting.COLUMN_WIDTH, height=2.6)
     width = 0.8 / len(judged)
     for i, (name, j) in enumerate(judged.items()):
         freq = j["counts"] / j["counts"].sum()
-        ax.bar(np.arange(10) + (i - (len(judged) - 1) / 2) * width, freq, width, label=name)
-    ax.axhline(0.1, color="gray", ls="--", lw=1)
+        ax.bar(np.arange(10) + (i - (len(judged) - 1) / 2) * width, freq, width,
+               label=plotting.gan_variant(name))  # fmt: skip
+    ax.axhline(0.1, color="gray", ls="--", lw=1, label="uniform (0.1)")
     ax.set_xticks(range(10))
-    ax.set_xlabel("class the judge assigns")
+    ax.grid(axis="x", visible=False)
+    ax.set_xlabel("digit class the judge assigns")
     ax.set_ylabel("fraction of samples")
-    ax.set_title("2.4: which digits do the generators produce?")
-    ax.legend(fontsize=8)
+    plotting.set_title(ax, "Which digits do the generators produce?")
+    ax.legend()
     common.save_figure(fig, workdir, "class_histograms")
 
 

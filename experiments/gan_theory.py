@@ -49,21 +49,27 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
             raise common.ConfigError(f"config.{name} must be positive integers: {config[name]}")
 
 
+def _gradients_figure(d, sat, nonsat):
+    """generator_gradients.png: both generator losses' |d loss / d logit| over D(G(z))."""
+    from experiments import plotting
+
+    fig, ax = plotting.figure(height=2.9)
+    ax.semilogy(d, np.abs(sat), label=r"saturating: $\log(1 - D(G(z)))$")
+    ax.semilogy(d, np.abs(nonsat), label=r"non-saturating: $-\log D(G(z))$")
+    ax.set_xlabel(r"discriminator output on a generated sample, $D(G(z))$", loc="right")
+    ax.set_ylabel(r"$|\partial\,\mathrm{loss} / \partial\,\mathrm{logit}|$")
+    plotting.set_title(ax, "Generator-loss gradient against the discriminator's output")
+    ax.legend()
+    return fig
+
+
 def gradient_curves(workdir: Path) -> dict[str, float]:
     """|d loss / d logit| over D(G(z)) in (0, 1) for both generator losses (2.2)."""
     d = np.linspace(1e-3, 1 - 1e-3, 999)
     logits = jnp.log(d) - jnp.log1p(-d)
     sat = jax.vmap(jax.grad(lambda x: gan.saturating_generator_loss(x[None])))(logits)
     nonsat = jax.vmap(jax.grad(lambda x: gan.nonsaturating_generator_loss(x[None])))(logits)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.semilogy(d, np.abs(sat), label="saturating: log(1 - D(G(z)))")
-    ax.semilogy(d, np.abs(nonsat), label="non-saturating: -log D(G(z))")
-    ax.set_xlabel("D(G(z))")
-    ax.set_ylabel("|d loss / d logit|")
-    ax.legend()
-    common.save_figure(fig, workdir, "generator_gradients")
+    common.save_figure(_gradients_figure(d, sat, nonsat), workdir, "generator_gradients")
     at = np.argmin(np.abs(d - 0.01))
     return {
         "saturating_grad_at_d0p01": float(abs(sat[at])),
@@ -123,6 +129,28 @@ def pretrain_until(state, train_step, batch_fn, measure, target, *, max_steps, c
             state, train_step, batch_fn, min(done + check_every, max_steps),
             workdir=workdir, log_every=log_every,
         ).state  # fmt: skip
+
+
+def _saturation_figure(curves, data_mean: float):
+    """saturation_runs.png: per run (`plotting.GAN_THEORY_RUNS`), the mean D(G(z)) and G's
+    mean against the step; `curves[run][key]` is [(step, value), ...]."""
+    from experiments import plotting
+
+    fig, axes = plotting.figure(1, 2, width=plotting.TEXT_WIDTH, height=2.8)
+    for name, series in curves.items():
+        for ax, key in zip(axes, ("d_of_fake", "g_mean"), strict=True):
+            ax.plot(
+                *zip(*series[key], strict=True),
+                label=plotting.words(name, plotting.GAN_THEORY_RUNS),
+            )
+    axes[0].set(ylabel=r"mean $D(G(z))$ on generated samples", yscale="log",
+                title="Against a pre-trained discriminator")  # fmt: skip
+    axes[1].axhline(data_mean, color="k", ls="--", lw=0.8, label="data mean")
+    axes[1].set(ylabel="generator's mean", title="Where the generator is")
+    for ax in axes:
+        ax.set_xlabel("training step")
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=3)
+    return fig
 
 
 def saturation_runs(config, workdir: Path) -> dict[str, float]:
@@ -201,20 +229,26 @@ def saturation_runs(config, workdir: Path) -> dict[str, float]:
                 key: [(0, v0)] + [(r["step"], r[key]) for r in result.history if key in r]
                 for key, v0 in start_values.items()
             }
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for name, series in curves.items():
-        for ax, key in zip(axes, ("d_of_fake", "g_mean"), strict=True):
-            ax.plot(*zip(*series[key], strict=True), label=name)
-    axes[0].set(ylabel="mean D(G(z))", yscale="log", title="G trained against a pre-trained D")
-    axes[1].axhline(config.data_mean, color="k", ls="--", lw=0.8, label="data mean")
-    axes[1].set(ylabel="G's mean", title="where G is")
-    for ax in axes:
-        ax.set_xlabel("step")
-    axes[1].legend()
-    common.save_figure(fig, workdir, "saturation_runs")
+    common.save_figure(_saturation_figure(curves, config.data_mean), workdir, "saturation_runs")
     return out
+
+
+def _dstar_figure(x, p, q, d_star, d_fit, region):
+    """optimal_discriminator.png: both densities (scaled), D* and the trained D over x."""
+    from experiments import plotting
+
+    fig, ax = plotting.figure(height=3.4)
+    ax.plot(x, p / p.max(), ":", label=r"data density $p_\mathrm{data}$ (scaled to peak 1)")
+    ax.plot(x, q / q.max(), ":", label=r"generator density $p_g$ (scaled to peak 1)")
+    ax.plot(x, d_star, label=r"optimal $D^* = p_\mathrm{data} / (p_\mathrm{data} + p_g)$")
+    ax.plot(x, d_fit, "--", label="trained discriminator")
+    ax.axvspan(x[region].min(), x[region].max(), color="0.9", zorder=-1,
+               label="where the error is measured")  # fmt: skip
+    ax.set_xlabel("$x$")
+    ax.set_ylabel("discriminator output\nor scaled density")
+    plotting.set_title(ax, "Trained discriminator against the optimal one")
+    fig.legend(loc="outside lower center", ncol=1)
+    return fig
 
 
 def dstar_check(config, workdir: Path) -> dict[str, float]:
@@ -249,22 +283,28 @@ def dstar_check(config, workdir: Path) -> dict[str, float]:
         jax.nn.sigmoid(disc.apply(state.params, jnp.asarray(x[:, None], jnp.float32)))
     )
     region = (p + q) > config.dstar_region_mass
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.plot(x, p / p.max(), ":", label="p_data (scaled)")
-    ax.plot(x, q / q.max(), ":", label="p_g (scaled)")
-    ax.plot(x, d_star, label="D* = p_data / (p_data + p_g)")
-    ax.plot(x, d_fit, "--", label="trained D")
-    ax.axvspan(x[region].min(), x[region].max(), color="0.9", zorder=-1)
-    ax.legend(fontsize=8)
-    ax.set_xlabel("x")
+    fig = _dstar_figure(x, p, q, d_star, d_fit, region)
     common.save_figure(fig, workdir, "optimal_discriminator")
     return {
         "dstar_max_abs_error": float(np.max(np.abs(d_fit - d_star)[region])),
         "v_dstar_minus_2js_plus_log4": abs(v_star - (2 * js - np.log(4))),
         "js_data_vs_g": js,
     }
+
+
+def _parallel_lines_figure(thetas, js, w1_exact, estimates):
+    """parallel_lines.png: JS, exact W1 and the critic's W1 estimate over theta."""
+    from experiments import plotting
+
+    fig, ax = plotting.figure(height=2.6)
+    ax.plot(thetas, js, "o-", label=r"Jensen-Shannon divergence $\mathrm{JS}(P, Q_\theta)$ (nats)")
+    ax.plot(thetas, w1_exact, "s-", label=r"Wasserstein-1 distance $W_1(P, Q_\theta)$, exact")
+    ax.plot(thetas, estimates, "^--", label="$W_1$ estimated by a WGAN-GP critic")
+    ax.set_xlabel(r"offset $\theta$ of the line $Q_\theta$")
+    ax.set_ylabel("divergence or distance")
+    plotting.set_title(ax, "Two parallel lines: P at 0 and Q at offset θ")
+    fig.legend(loc="outside lower center", ncol=1)
+    return fig
 
 
 def parallel_lines(config, workdir: Path) -> dict[str, float]:
@@ -301,14 +341,7 @@ def parallel_lines(config, workdir: Path) -> dict[str, float]:
 
     keys = jax.random.split(jax.random.fold_in(key, 1), len(thetas))
     estimates = np.asarray(jax.vmap(estimate)(jnp.asarray(thetas, jnp.float32), keys))
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.plot(thetas, js, "o-", label="JS(P, Q_theta)")
-    ax.plot(thetas, w1_exact, "s-", label="W1 exact")
-    ax.plot(thetas, estimates, "^--", label="WGAN-GP critic estimate")
-    ax.set_xlabel("theta")
-    ax.legend()
+    fig = _parallel_lines_figure(thetas, js, w1_exact, estimates)
     common.save_figure(fig, workdir, "parallel_lines")
     return {
         "js_parallel_max_abs_dev_from_log2": float(np.max(np.abs(np.array(js) - np.log(2)))),

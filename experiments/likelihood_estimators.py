@@ -108,22 +108,30 @@ def _samples_to_reach(errors: dict[int, float], target: float) -> float:
 def _error_figure(curves, config):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    from experiments import plotting
+
+    fig, ax = plotting.figure(height=4.4)
     palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colors = {d: palette[i % len(palette)] for i, d in enumerate(config.latent_dims)}
     for (estimator, d), (ns, mean, spread) in sorted(curves.items()):
+        name = plotting.words(estimator, plotting.LIKELIHOOD_ESTIMATORS)
         ax.errorbar(
-            ns, np.maximum(mean, 1e-4), yerr=spread, color=colors[d], capsize=2,
+            ns, np.maximum(mean, 1e-4), yerr=spread, color=colors[d],
             ls="-" if estimator == "naive" else "--", marker="o" if estimator == "naive" else "s",
-            label=f"{estimator} d={d}",
+            label=f"{name}, latent dimension {d}",
         )  # fmt: skip
-    ax.axhline(config.target_error_nats, color="k", lw=0.8, ls=":", label="1 nat")
+    target = config.target_error_nats
+    ax.axhline(target, color="k", lw=0.8, ls=":", label=f"target, {target:g} nat")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("samples N per estimate")
-    ax.set_ylabel("mean |log p_hat(x) - log p(x)| (nats)")
-    ax.set_title(f"linear-Gaussian, D={config.data_dim}, q={config.proposal}; bars: spread")
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_xlabel("samples per estimate, $N$")
+    ax.set_ylabel(r"mean $|\log \hat p(x) - \log p(x)|$ (nats)")
+    proposal = plotting.words(config.proposal, plotting.PROPOSALS)
+    plotting.set_title(
+        ax, f"Linear-Gaussian model, {config.data_dim}-dimensional data, {proposal} proposal; "
+        "error bars: standard deviation over repeats",
+    )  # fmt: skip
+    fig.legend(loc="outside lower center", ncol=1)
     return fig
 
 

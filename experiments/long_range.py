@@ -172,19 +172,23 @@ def plot_training_curves(group_dirs: Iterable[str | Path], workdir: str | Path) 
             panels.setdefault((match[1], int(match[2])), {})[match[3]] = (steps, losses)
     if not panels:
         return None
-    import matplotlib.pyplot as plt
+    from experiments import plotting
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    width = plotting.TEXT_WIDTH if len(panels) > 1 else plotting.COLUMN_WIDTH
+    fig, axes = plotting.figure(1, len(panels), width=width, height=2.8, squeeze=False)
     for ax, ((task, length), curves) in zip(axes[0], sorted(panels.items()), strict=True):
         for label, (steps, losses) in sorted(curves.items()):
-            ax.plot(steps, losses, label=label)
+            ax.plot(steps, losses, label=plotting.words(label, plotting.LONG_RANGE_GROUPS))
         base = tasks.ADDING_BASELINE_MSE if task == "adding" else tasks.copy_baseline_xent(length)
-        ax.axhline(base, color="k", ls="--", lw=0.8, label="ignores the input")
+        ax.axhline(base, color="k", ls="--", lw=0.8, label="baseline that ignores the input")
         ax.set_yscale("log")
-        ax.set_title(f"{task}, T = {length}")
-        ax.set_xlabel("step")
-        ax.set_ylabel("training loss (" + ("MSE" if task == "adding" else "cross-entropy") + ")")
-        ax.legend(fontsize=7)
+        plotting.set_title(
+            ax, f"{plotting.words(task, plotting.LONG_RANGE_TASKS)}, length T = {length}"
+        )
+        ax.set_xlabel("training step")
+        loss = "mean squared error" if task == "adding" else "cross-entropy, nats per step"
+        ax.set_ylabel(f"training loss\n({loss})")
+        ax.legend()
     return common.save_figure(fig, workdir, "training_curves")
 
 

@@ -120,28 +120,32 @@ def _train_cell(config, cell, arrays, key) -> polyphonic.FitResult:
     )  # fmt: skip
 
 
-def _plot_curves(curves: dict[str, list[dict]], marginal: float, title: str, workdir, name):
-    import matplotlib.pyplot as plt
+def _plot_curves(curves: dict[str, list[dict]], marginal: float, label: str, workdir, name):
+    """Each cell's validation NLL per time step against the training step (`label`: the data)."""
+    from experiments import plotting
 
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plotting.figure(height=2.6)
     for cell, records in curves.items():
-        ax.plot([r["step"] for r in records], [r["valid_nll"] for r in records], label=cell)
+        ax.plot([r["step"] for r in records], [r["valid_nll"] for r in records],
+                label=plotting.words(cell, plotting.RNN_CELLS))  # fmt: skip
     ax.axhline(marginal, color="gray", ls="--", label="independent pitches")
     ax.set_xlabel("training step")
-    ax.set_ylabel("valid NLL (nats per time step)")
-    ax.set_title(title)
+    ax.set_ylabel("validation negative log-likelihood\n(nats per time step)")
+    plotting.set_title(ax, f"{plotting.words(label)}: validation loss")
     ax.legend()
     common.save_figure(fig, workdir, name)
 
 
-def _plot_rolls(primer, sampled, truth, title, workdir, name):
-    """Primer | sampled continuation, above primer | real continuation, for each piece."""
-    import matplotlib.pyplot as plt
+def _plot_rolls(primer, sampled, truth, label: str, cell: str, workdir, name):
+    """Primer | sampled continuation, beside primer | real continuation, for each piece
+    (`label`: the data; `cell`: the sampling model)."""
+    from experiments import plotting
 
     n = primer.shape[0]
-    fig, axes = plt.subplots(n, 2, figsize=(11, 2.8 * n), squeeze=False, layout="constrained")
+    fig, axes = plotting.figure(n, 2, width=plotting.TEXT_WIDTH, height=1.7 * n + 0.6,
+                                squeeze=False, sharex=True, sharey="row")  # fmt: skip
     for i in range(n):
-        for j, (cont, label) in enumerate(((sampled[i], "sampled"), (truth[i], "real"))):
+        for j, (cont, kind) in enumerate(((sampled[i], "sampled"), (truth[i], "real"))):
             roll = np.concatenate([primer[i], cont])  # [T, 88]
             pitches = np.flatnonzero(np.concatenate([primer[i], sampled[i], truth[i]]).any(0))
             lo, hi = (pitches.min(), pitches.max()) if pitches.size else (0, 87)
@@ -149,12 +153,17 @@ def _plot_rolls(primer, sampled, truth, title, workdir, name):
             ax.imshow(roll[:, lo : hi + 1].T, origin="lower", aspect="auto", cmap="Greys",
                       extent=(0, len(roll), lo + music.LOWEST_PITCH - 0.5,
                               hi + music.LOWEST_PITCH + 0.5))  # fmt: skip
+            ax.grid(False)
             ax.axvline(len(primer[i]), color="tab:red", lw=1)
-            ax.set_title(f"test piece {i}: primer | {label} continuation", fontsize=9)
-            ax.set_ylabel("MIDI pitch")
-    for ax in axes[-1]:
-        ax.set_xlabel("quarter-note frame")
-    fig.suptitle(title)
+            ax.set_title(f"test piece {i + 1}, {kind} continuation")
+            if j == 0:
+                ax.set_ylabel("MIDI pitch")
+            if i == n - 1:
+                ax.set_xlabel("time (quarter-note frames)")
+    title = (f"{plotting.words(label)}: continuations sampled from the "
+             f"{plotting.words(cell, plotting.RNN_CELLS)} (red line: end of the primer; "
+             "black: the notes that sound)")  # fmt: skip
+    plotting.suptitle(fig, title)
     common.save_figure(fig, workdir, name)
 
 
@@ -192,8 +201,7 @@ def _run_dataset(config, prefix, dataset, key, workdir) -> dict[str, float]:
                  metrics[f"{prefix}valid_nll_per_step_{cell}"],
                  metrics[f"{prefix}test_nll_per_step_{cell}"], step)  # fmt: skip
     selected = common.select_music_cell(metrics, config.cells, prefix)
-    _plot_curves(curves, valid_marginal, f"{label}: valid NLL per time step", workdir,
-                 f"{prefix}valid_curves")  # fmt: skip
+    _plot_curves(curves, valid_marginal, label, workdir, f"{prefix}valid_curves")
     # Generation: the first pieces of the test split long enough for primer + continuation.
     p, g = config.primer_frames, config.generate_frames
     pieces = [r for r in dataset.test if len(r) >= p + g][:3] or dataset.test[:1]
@@ -208,8 +216,7 @@ def _run_dataset(config, prefix, dataset, key, workdir) -> dict[str, float]:
         sampled = np.asarray(sample(named_key(key, "generate"), models[selected], primer, g))
         metrics[f"{prefix}generated_notes_per_frame"] = float(sampled.sum(-1).mean())
         metrics[f"{prefix}real_notes_per_frame"] = float(truth.sum(-1).mean())
-        _plot_rolls(primer, sampled, truth, f"{label}: {selected}, sampled from a primer",
-                    workdir, f"{prefix}piano_roll")  # fmt: skip
+        _plot_rolls(primer, sampled, truth, label, selected, workdir, f"{prefix}piano_roll")
     return metrics
 
 

@@ -122,10 +122,18 @@ def _train_variant(config, variant, k, x_train, batch, components, key, workdir)
 
 
 def _components_figure(pca_components, bases, k):
-    import matplotlib.pyplot as plt
+    import matplotlib as mpl
 
-    rows = [("PCA", pca_components)] + [(f"{v} AE", b) for v, b in bases.items()]
-    fig, axes = plt.subplots(len(rows), k, figsize=(1.2 * k, 1.35 * len(rows)), squeeze=False)
+    from experiments import plotting
+
+    rows = [("PCA", pca_components)] + [
+        (f"autoencoder,\n{plotting.words(v, plotting.LINEAR_AE_VARIANTS)}", b)
+        for v, b in bases.items()
+    ]
+    side = (plotting.TEXT_WIDTH - 1.4) / k
+    fig, axes = plotting.figure(
+        len(rows), k, width=plotting.TEXT_WIDTH, height=side * len(rows) + 1.0, squeeze=False
+    )
     for r, (name, vectors) in enumerate(rows):
         vectors = np.asarray(vectors)
         for i in range(k):
@@ -133,27 +141,38 @@ def _components_figure(pca_components, bases, k):
             limit = float(np.max(np.abs(image))) or 1.0
             ax = axes[r, i]
             ax.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            plotting.image_panel(ax, frame=True)
+            if r == 0:
+                ax.set_title(f"{i + 1}")
             if i == 0:
-                ax.set_ylabel(name, fontsize=9)
-    fig.suptitle(f"k={k}: PCA components vs linear-AE basis vectors (decoder columns untied)")
+                ax.set_ylabel(name)
+    scale = mpl.cm.ScalarMappable(mpl.colors.Normalize(-1, 1), "RdBu_r")
+    bar = fig.colorbar(scale, ax=axes, ticks=[-1, 0, 1], shrink=0.8, aspect=15)
+    bar.ax.set_yticklabels(["−max", "0", "+max"])
+    bar.set_label("pixel weight\n(per image, to its largest |weight|)")
+    fig.supxlabel("component or basis vector (index)")
+    fig.suptitle(
+        f"PCA components and linear-autoencoder basis vectors, k = {k}\n"
+        "(autoencoder basis: the shared weights if tied, the decoder's columns if untied)"
+    )
     return fig
 
 
 def _angles_figure(curves):
-    import matplotlib.pyplot as plt
+    from experiments import plotting
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plotting.figure(height=3.2)
     for (variant, k), history in sorted(curves.items()):
         steps = [r["step"] for r in history]
         angles = [max(r["max_principal_angle_deg"], 1e-6) for r in history]
-        ax.plot(steps, angles, ls="-" if variant == "tied" else "--", label=f"{variant} k={k}")
+        name = plotting.words(variant, plotting.LINEAR_AE_VARIANTS)
+        ax.plot(steps, angles, ls="-" if variant == "tied" else "--", label=f"{name}, k = {k}")
     ax.axhline(1.0, color="k", lw=0.8, ls=":", label="1 degree")
     ax.set_yscale("log")
     ax.set_xlabel("training step")
-    ax.set_ylabel("max principal angle to PCA subspace (deg)")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("max principal angle to the\nPCA subspace (degrees)")
+    plotting.set_title(ax, "Linear autoencoders converge to the PCA subspace")
+    fig.legend(loc="outside lower center", ncol=2)
     return fig
 
 

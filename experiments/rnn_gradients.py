@@ -50,6 +50,25 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         raise common.ConfigError("config.rhos must be positive")
 
 
+def _grad_norms_figure(lags, curves):
+    """grad_norms_vs_lag.png: per curve (named like 'tanh rho=0.9'), the norm of the state
+    gradient over the lag."""
+    import re
+
+    from experiments import plotting
+
+    fig, ax = plotting.figure(height=3.4)
+    for name, norms in curves.items():
+        label = re.sub(r"\btanh\b", "tanh RNN", name).replace(" rho=", ", spectral radius ")
+        ax.plot(lags[1:], norms[1:], label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("lag $T - k$ (time steps)")
+    ax.set_ylabel(r"gradient norm $\|\partial s_T / \partial s_k\|_2$")
+    plotting.set_title(ax, "Gradient of the last state with respect to earlier states")
+    fig.legend(loc="outside lower center", ncol=1)
+    return fig
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
     """Computes the Jacobian norms, slopes and checks; writes metrics.json and a figure."""
     validate_config(config)
@@ -109,16 +128,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
     )
     metrics["product_log_rho"] = float(np.log(config.product_rho))
 
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for name, norms in curves.items():
-        ax.plot(lags[1:], norms[1:], label=name)
-    ax.set_yscale("log")
-    ax.set_xlabel("lag T - k")
-    ax.set_ylabel("||d s_T / d s_k||_2")
-    ax.legend(fontsize=7)
-    common.save_figure(fig, workdir, "grad_norms_vs_lag")
+    common.save_figure(_grad_norms_figure(lags, curves), workdir, "grad_norms_vs_lag")
     return common.write_metrics(workdir, metrics)
 
 

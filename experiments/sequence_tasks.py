@@ -356,38 +356,38 @@ def _reversal_batch(config, key, batch_size):
 
 def _plot_curves(histories: dict[str, list[dict[str, Any]]], workdir: Path) -> None:
     """Each model's teacher-forced training loss against the step."""
-    import matplotlib.pyplot as plt
+    from experiments import plotting
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for group, records in histories.items():
+    fig, ax = plotting.figure(height=3.8)
+    for records in histories.values():
         steps = [r["step"] for r in records]
         for name in sorted(k for k in records[0] if k.startswith("loss_")):
-            label = f"{name.removeprefix('loss_')} ({group})"
+            label = plotting.words(name.removeprefix("loss_"), plotting.SEQUENCE_MODELS)
             ax.plot(steps, [r[name] for r in records], label=label)
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("training loss (nats per output)")
-    ax.set_title("3.1: the four architectures (teacher-forced losses)")
-    ax.legend(fontsize=8)
+    plotting.set_title(ax, "Four recurrent architectures: teacher-forced training losses")
+    fig.legend(loc="outside lower center", ncol=1)
     common.save_figure(fig, workdir, "training_curves")
 
 
 def _plot_examples(config, mnist_test, tests, examples: dict[str, Any], workdir: Path) -> None:
     """Test digits with their row-MNIST class and spelled name; tags and decodes as text."""
-    import matplotlib.pyplot as plt
+    from experiments import plotting
 
     n = config.num_examples
     images, labels = mnist_test
-    fig = plt.figure(figsize=(12, 8))
-    grid = fig.add_gridspec(2, n, height_ratios=[1, 2.6])
+    fig = plotting.figure(width=plotting.TEXT_WIDTH, height=5.0, panels=False)
+    grid = fig.add_gridspec(2, n, height_ratios=[1, 2.5])
     for i in range(n):
         ax = fig.add_subplot(grid[0, i])
         ax.imshow(images[i], cmap="gray_r")
-        ax.set_axis_off()
+        plotting.image_panel(ax)
         ax.set_title(
             f"class {examples['row_mnist'][i]} (true {labels[i]})\n"
             f"'{examples['image_to_word'][i]}'",
-            fontsize=9,
+            fontsize=8,
         )
     tagging, addition, reversal = tests
     length = int(tagging.lengths[0])
@@ -396,13 +396,14 @@ def _plot_examples(config, mnist_test, tests, examples: dict[str, Any], workdir:
         return " ".join(f"{int(v):>2}" for v in np.asarray(a)[:length])
 
     lines = [f"tagging (words >= {config.tagging_vocab // 2} take the next word's tag):",
-             f"  words  {row(tagging.tokens[0])}", f"  tags   {row(tagging.tags[0])}",
-             f"  uni    {row(examples['tagging_uni'][0])}",
-             f"  bi     {row(examples['tagging_bi'][0])}", ""]  # fmt: skip
+             f"  words           {row(tagging.tokens[0])}",
+             f"  true tags       {row(tagging.tags[0])}",
+             f"  unidirectional  {row(examples['tagging_uni'][0])}",
+             f"  bidirectional   {row(examples['tagging_bi'][0])}", ""]  # fmt: skip
     add_src = [st.addition_text(s, n) for s, n in zip(addition.src, addition.src_lengths,
                                                       strict=True)]  # fmt: skip
     add_truth = [st.digits_text(t) for t in addition.targets]
-    lines += ["seq2seq addition:"] + _decode_report(
+    lines += ["sequence-to-sequence addition (source -> decoded):"] + _decode_report(
         add_src[:n], [st.digits_text(t) for t in examples["addition"][:n]], add_truth[:n]
     ) + [""]  # fmt: skip
     vocab = config.reversal_vocab
@@ -410,15 +411,18 @@ def _plot_examples(config, mnist_test, tests, examples: dict[str, Any], workdir:
     def text(tokens):  # pad and EOS are both id V
         return "".join("abcdefghijklmnopqrstuvwxyz"[t] for t in st.tokens_until(tokens, vocab))
 
-    lines += ["seq2seq reversal:"] + _decode_report(
+    lines += ["sequence-to-sequence reversal (source -> decoded):"] + _decode_report(
         [text(s) for s in reversal.src[:n]],
         [text(t) for t in examples["reversal"][:n]],
         [text(t) for t in reversal.targets[:n]],
     )
     ax = fig.add_subplot(grid[1, :])
     ax.set_axis_off()
-    ax.text(0, 1, "\n".join(lines), family="monospace", fontsize=8.5, va="top")
-    fig.suptitle("3.1 on test data: row-MNIST class and spelled name (top); tags and decodes")
+    ax.text(0, 1, "\n".join(lines), family="monospace", fontsize=8, va="top")
+    fig.suptitle(
+        "Sequence tasks on test data. Top: each digit's row-MNIST class and spelled name;\n"
+        "bottom: the taggers' tags and the sequence-to-sequence decodes"
+    )
     common.save_figure(fig, workdir, "examples")
 
 

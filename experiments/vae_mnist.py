@@ -428,31 +428,17 @@ def _fit_ae(latent_dim: int, key: PRNGKey, config, train_set, workdir: Path, num
 
 def _plot(figures: dict[str, Any], x_eval, test_gray, labels, config, workdir: Path) -> None:
     """reconstructions.png, prior_samples.png, latent_manifold.png."""
-    import matplotlib.pyplot as plt
-
-    tile = ae_lib.tile_images
-    fig, ax = plt.subplots(figsize=(10, 5.5))
-    pairs = jnp.stack(
-        [figures["test"].reshape(4, 8, 28, 28), figures["recon"].reshape(4, 8, 28, 28)], axis=1
-    ).reshape(8, 8, 28, 28)
-    ax.imshow(tile(pairs, pad_value=0.0), cmap="gray_r")
-    ax.set_title("binarised test digits (odd rows) and VAE reconstructions E[x|z=mean] (even rows)")
-    ax.axis("off")
+    fig = _reconstructions_figure(figures["test"], figures["recon"])
     common.save_figure(fig, workdir, "reconstructions")
 
-    digits = figures["digits"]
-    fig, axes = plt.subplots(1, 2 + len(digits), figsize=(5 * (2 + len(digits)), 5.2))
-    axes[0].imshow(tile(figures["prior"].reshape(8, 8, 28, 28), pad_value=0.0), cmap="gray_r")
-    axes[0].set_title(f"VAE z={config.latent_dim}: decoded z ~ N(0, I)")
-    axes[1].imshow(tile(figures["ae_gaussian"].reshape(8, 8, 28, 28), pad_value=0.0), cmap="gray_r")
-    axes[1].set_title(f"plain AE z={config.latent_dim}: Gaussian fitted to codes")
-    for ax, (name, (d_model, d_params)) in zip(axes[2:], digits.items(), strict=True):
+    digit_images = {}
+    for name, (d_model, d_params) in figures["digits"].items():
         z = jax.random.normal(jax.random.PRNGKey(0), (64, d_model.latent_dim))
         images = models.decoder_mean(d_model, d_params, z).reshape(8, 8, 8, 8)
-        ax.imshow(tile(jnp.clip(images, 0.0, 1.0), pad_value=0.0), cmap="gray_r")
-        ax.set_title(f"8x8 digits, {name}:\nE[x|z], z ~ N(0, I)")
-    for ax in axes:
-        ax.axis("off")
+        digit_images[name] = jnp.clip(images, 0.0, 1.0)
+    fig = _prior_samples_figure(
+        figures["prior"], figures["ae_gaussian"], digit_images, config.latent_dim
+    )
     common.save_figure(fig, workdir, "prior_samples")
 
     # The latent-2 models: codes and decoded grids over one shared box.
@@ -475,20 +461,78 @@ def _plot(figures: dict[str, Any], x_eval, test_gray, labels, config, workdir: P
     }
     codes = {"VAE": vae_codes, "plain AE": ae_codes}
     lab = np.asarray(labels[: x_eval.shape[0]])
-    fig, axes = plt.subplots(2, 2, figsize=(12, 12))
+    fig = _manifold_figure(codes, grids, lab, lo, hi, config.grid_size)
+    common.save_figure(fig, workdir, "latent_manifold")
+
+
+def _reconstructions_figure(test, recon):
+    """32 test digits [32, 784] and their reconstructions, in alternating rows of 8."""
+    from experiments import plotting
+
+    fig, ax = plotting.figure(height=plotting.COLUMN_WIDTH + 0.5)
+    pairs = jnp.stack([test.reshape(4, 8, 28, 28), recon.reshape(4, 8, 28, 28)], axis=1).reshape(
+        8, 8, 28, 28
+    )
+    ax.imshow(ae_lib.tile_images(pairs, pad_value=0.0), cmap="gray_r")
+    plotting.image_panel(ax)
+    ax.set_title("Binarised test digits (odd rows) and their VAE\n"
+                 "reconstructions E[x | z = posterior mean] (even rows)")  # fmt: skip
+    return fig
+
+
+def _prior_samples_figure(prior, ae_gaussian, digit_images, latent_dim: int):
+    """Decoded prior samples of the VAE and of the plain AE's fitted Gaussian (64 each,
+    28x28), and per 8x8-digits decoder (`plotting.DIGIT_DECODERS`) 64 images [8, 8, 8, 8]."""
+    from experiments import plotting
+
+    tile = ae_lib.tile_images
+    panels = 2 + len(digit_images)
+    prior_z, mean = "z\N{NO-BREAK SPACE}~\N{NO-BREAK SPACE}N(0,\N{NO-BREAK SPACE}I)", "E[x|z]"
+    fig, axes = plotting.figure(1, panels, width=plotting.TEXT_WIDTH,
+                                height=plotting.TEXT_WIDTH / panels + 0.75)  # fmt: skip
+    axes[0].imshow(tile(prior.reshape(8, 8, 28, 28), pad_value=0.0), cmap="gray_r")
+    plotting.set_title(axes[0], f"VAE, {latent_dim}-D latent: decoded {prior_z}")
+    axes[1].imshow(tile(ae_gaussian.reshape(8, 8, 28, 28), pad_value=0.0), cmap="gray_r")
+    plotting.set_title(
+        axes[1], f"plain autoencoder, {latent_dim}-D latent: Gaussian fitted to codes"
+    )
+    for ax, (name, images) in zip(axes[2:], digit_images.items(), strict=True):
+        ax.imshow(tile(images, pad_value=0.0), cmap="gray_r")
+        decoder = plotting.words(name, plotting.DIGIT_DECODERS)
+        plotting.set_title(ax, f"8 × 8 digits, {decoder}: {mean}, {prior_z}")
+    for ax in axes:
+        plotting.image_panel(ax)
+    return fig
+
+
+def _manifold_figure(codes, grids, labels, lo, hi, grid_size: int):
+    """The latent-2 VAE's and plain AE's test codes (coloured by digit) over the box
+    (lo, hi), above their decoded grid_size x grid_size grids [n, n, 28, 28] over it."""
+    from experiments import plotting
+
+    fig, axes = plotting.figure(2, 2, width=plotting.TEXT_WIDTH, height=6.6)
     extent = (lo[0], hi[0], lo[1], hi[1])
+    names = {"VAE": "VAE", "plain AE": "plain autoencoder"}
+    scatter = None
     for col, name in enumerate(("VAE", "plain AE")):
         ax = axes[0, col]
-        ax.scatter(codes[name][:, 0], codes[name][:, 1], c=lab, cmap="tab10", s=5, vmin=-0.5,
-                   vmax=9.5)  # fmt: skip
+        scatter = ax.scatter(codes[name][:, 0], codes[name][:, 1], c=labels, cmap="tab10", s=4,
+                             vmin=-0.5, vmax=9.5, rasterized=True)  # fmt: skip
         ax.set_xlim(lo[0], hi[0])
         ax.set_ylim(lo[1], hi[1])
-        ax.set_title(f"{name} z=2: test codes{' (posterior means)' if name == 'VAE' else ''}")
+        what = "posterior means" if name == "VAE" else "codes"
+        plotting.set_title(ax, f"{names[name]}, 2-D latent: test {what}")
         axes[1, col].imshow(
-            tile(grids[name], pad_value=0.0), cmap="gray_r", extent=extent, aspect="auto"
-        )
-        axes[1, col].set_title(f"{name}: decoded {config.grid_size}x{config.grid_size} grid")
-    common.save_figure(fig, workdir, "latent_manifold")
+            ae_lib.tile_images(grids[name], pad_value=0.0), cmap="gray_r", extent=extent,
+            aspect="auto",
+        )  # fmt: skip
+        axes[1, col].grid(False)
+        plotting.set_title(axes[1, col], f"{names[name]}: decoded {grid_size} × {grid_size} grid")
+        for ax in axes[:, col]:
+            ax.set_xlabel("latent $z_1$")
+            ax.set_ylabel("latent $z_2$")
+    plotting.digit_colorbar(fig, scatter, axes[0, :], shrink=0.9)
+    return fig
 
 
 if __name__ == "__main__":

@@ -110,7 +110,16 @@ def test_long_range_end_to_end(tmp_path):
     for key in ("adding_T14_lstm_test_mse", "adding_T14_lstm_test_mse_clip",
                 "adding_T14_lstm_tbptt_test_mse", "adding_T14_lstm_far_full_test_mse",
                 "adding_T14_sgd_lstm_diverged", "adding_T14_sgd_lstm_diverged_clip"):  # fmt: skip
-        assert key in metrics and math.isfinite(metrics[key]), key
+        assert key in metrics, key
+        if key.endswith("_diverged") or key.endswith("_diverged_clip"):
+            assert math.isfinite(metrics[key]) and metrics[key] >= 0, key
+            continue
+        # A median over the runs that did not diverge: NaN only when every run diverged
+        # (at 4 steps a run may end above the divergence line), never by accident.
+        base, _, suffix = key.partition("_test_mse")
+        diverged = metrics[f"{base}_diverged{suffix}"]
+        assert math.isfinite(metrics[f"{key}_worst"]), key
+        assert math.isfinite(metrics[key]) or diverged >= 1, (key, metrics[key], diverged)
     assert (tmp_path / "training_curves.png").exists()
     config.tbptt_window = 13
     with pytest.raises(common.ConfigError, match="tbptt_window"):
