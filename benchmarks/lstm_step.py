@@ -362,7 +362,7 @@ def torch_matmul_us(length: int = LENGTH, repeats: int = 7) -> float | None:
 # ----------------------------------------------------------------------------- main
 
 
-def main():
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=30, help="steps per timed run")
@@ -370,7 +370,11 @@ def main():
     parser.add_argument(
         "--torch-threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)"
     )
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main():
+    args = _parse_args()
     print(f"devices: {jax.devices()}")
     params = init_params(jax.random.PRNGKey(0))
     xs, targets = make_data(jax.random.PRNGKey(1))

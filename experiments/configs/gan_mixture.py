@@ -109,9 +109,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.eval_samples = 2500
     config.w1_samples = 250 if quick else 1000
     config.log_every = 100 if quick else 500
-    # The stability sweep (2.5), ring only: learning rate x D depth x (for GANs) the
-    # two generator losses, `stability_seeds` seeds each; success = >= 7/8 modes and
-    # >= 50% high-quality samples.
+    _add_stability_sweep(config, quick)
+    return config
+
+
+def _add_stability_sweep(config: ml_collections.ConfigDict, quick: bool) -> None:
+    """The stability sweep (2.5), ring only: learning rate x D depth x (for GANs) the two
+    generator losses, `stability_seeds` seeds each; success = >= 7/8 modes and >= 50%
+    high-quality samples. The quick profile skips it (it is a full-profile criterion)."""
     config.stability_sweep = not quick
     config.stability_methods = STABILITY_METHODS
     config.stability_learning_rates = (1e-4, 3e-4, 1e-3)
@@ -119,4 +124,3 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.stability_seeds = 3
     config.stability_min_modes = 7
     config.stability_min_hq = 0.5
-    return config
