@@ -119,7 +119,7 @@ def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, wor
     run_keys = jax.random.split(key, runs)
     state = training.init_multi_run_state(
         lambda k: arch.init_many_to_one(k, cell, d_in, config.hidden_dim, d_out),
-        optimizer, run_keys, key,
+        optimizer, run_keys,
     )  # fmt: skip
     step = training.make_multi_run_step(
         functools.partial(loss, cell, window=window), optimizer,

@@ -34,7 +34,7 @@ def test_multi_run_step_equals_separate_runs_and_clips():
     def init(k):
         return {"w": jax.random.normal(k, (3,))}
 
-    state = training.init_multi_run_state(init, opt, run_keys, KEY)
+    state = training.init_multi_run_state(init, opt, run_keys)
     step = jax.jit(training.make_multi_run_step(_loss, opt, _batch, run_keys, max_norms))
     for _ in range(5):
         state, metrics = step(state, None)
@@ -65,7 +65,7 @@ def test_divergent_run_is_frozen_and_counted():
     def init(k):
         return {"w": jnp.full((3,), 1.0)}
 
-    state = training.init_multi_run_state(init, opt, run_keys, KEY)
+    state = training.init_multi_run_state(init, opt, run_keys)
     step = training.make_multi_run_step(loss, opt, _batch, run_keys, [float("inf"), 1e-3])
     result = train(state, step, lambda s: None, 30, workdir=None, log_every=10)
     dead = np.asarray(result.state.opt_state.diverged)

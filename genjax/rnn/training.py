@@ -30,7 +30,6 @@ def init_multi_run_state(
     init_fn: Callable[[PRNGKey], Params],
     optimizer: optax.GradientTransformation,
     run_keys: Array,
-    key: PRNGKey | None = None,
 ) -> TrainState:
     """A TrainState whose params [R, ...] are `init_fn(run_keys[r])` for each run r.
 
@@ -39,9 +38,7 @@ def init_multi_run_state(
       optimizer: the optimizer every run uses (clipping is separate, see module doc).
       run_keys: [R, 2] one PRNG key per run (initialisation here, batches in the step);
         the state keeps them as its keys.
-      key: not used (each run has its own key); accepted so that older calls still work.
     """
-    del key
 
     def init_run(run_key: PRNGKey) -> TrainState:
         params = init_fn(run_key)
