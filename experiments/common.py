@@ -31,6 +31,7 @@ import ml_collections
 
 from genjax import provenance
 from genjax.train.lock import WorkdirLock, WorkdirLockedError
+from genjax.train.sharding import is_primary_process
 
 PROFILES = ("quick", "full")
 CONFIGS_DIR = Path(__file__).parent / "configs"
@@ -140,8 +141,14 @@ def load_mnist(config: Mapping[str, Any]):
 
 
 def write_json(path: Path, obj: Any) -> None:
+    """Writes `obj` to `path` whole (through a temporary file); in a multi-process run
+    (`--distributed`) process 0 alone writes."""
+    if not is_primary_process():
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+    tmp.replace(path)
 
 
 def write_metrics(workdir: str | Path, metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -259,7 +266,8 @@ def prepare_workdir(
     _workdir_locks.append(WorkdirLock(workdir).acquire())  # before anything is read or written
     check_resumable(workdir, config, extendable)
     write_config(workdir, config)
-    provenance.write_environment(workdir)
+    if is_primary_process():
+        provenance.write_environment(workdir)
     return workdir
 
 
@@ -285,14 +293,16 @@ def finite_or_nan(x: float) -> float:
 
 
 def save_figure(fig, workdir: str | Path, name: str) -> Path:
-    """Saves a matplotlib figure as `workdir/name.png` (at `plotting.DPI`) and closes it."""
+    """Saves a matplotlib figure as `workdir/name.png` (at `plotting.DPI`) and closes it
+    (process 0 alone saves in a multi-process run)."""
     import matplotlib.pyplot as plt
 
     from experiments import plotting
 
     path = Path(workdir) / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=plotting.DPI, bbox_inches="tight", pad_inches=0.03)
+    if is_primary_process():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=plotting.DPI, bbox_inches="tight", pad_inches=0.03)
     plt.close(fig)
     return path
 
@@ -381,8 +391,8 @@ def fit_adam(
 def experiment_fn(name: str) -> Callable[..., Mapping[str, float]]:
     """`train_and_evaluate` of experiment `name`, imported when called for.
 
-    The one way an experiment runs another's (music_jsb runs music's on its own config)
-    and the main job runs each: experiments import no other experiment's internals.
+    The one way the main job (or an experiment) runs an experiment: experiments import no
+    other experiment's internals.
     """
     return importlib.import_module(f"experiments.{name}").train_and_evaluate
 
@@ -412,6 +422,42 @@ def select_music_cell(metrics: dict[str, float], cells, prefix: str = "") -> str
             metrics[f"{prefix}{split}_nll_per_step_selected_all_frames"] = metrics[all_frames]
     metrics[f"{prefix}selected_cell_index"] = float(CELL_NAMES.index(selected))
     return selected
+
+
+# `--runs_devices`: how many devices `runs_mesh` spans (0: every device of every process).
+_runs_devices = 0
+
+
+def runs_mesh():
+    """The mesh that multi-run training splits its runs over (`genjax.train.runs_mesh`):
+    every device of every process, or the first `--runs_devices`; None for one device."""
+    import jax
+
+    from genjax import train
+
+    count = _runs_devices or jax.device_count()
+    return train.runs_mesh(count) if count > 1 else None
+
+
+def _start_devices(distributed: bool, runs_devices: int, process: dict[str, Any]) -> None:
+    """Joins the processes of a multi-process run (`jax.distributed.initialize`, before
+    anything touches a device) and checks `--runs_devices` against the devices there are."""
+    import jax
+
+    global _runs_devices
+    if distributed:
+        try:
+            jax.distributed.initialize(**{k: v for k, v in process.items() if v is not None})
+        except (ValueError, RuntimeError) as e:  # e.g. no cluster found and no flags given
+            _exit_bad_input(f"--distributed: {e}")
+    elif any(v is not None for v in process.values()):
+        _exit_bad_input(f"--{', --'.join(k for k, v in process.items() if v is not None)} "
+                        "need --distributed")  # fmt: skip
+    if not 0 <= runs_devices <= jax.device_count():
+        _exit_bad_input(
+            f"--runs_devices must be in [0, {jax.device_count()}] (0: all), got {runs_devices}"
+        )
+    _runs_devices = runs_devices
 
 
 def setup_logging() -> None:
@@ -499,6 +545,18 @@ def run_experiment(module_name: str, train_and_evaluate: Callable[..., Mapping[s
         name = Path(sys.argv[0]).stem
     flags.DEFINE_string("workdir", None, "Directory for metrics.json, config.json, figures, logs.")
     flags.mark_flag_as_required("workdir")
+    flags.DEFINE_bool(
+        "distributed", False, "One process of a multi-host run: call "
+        "jax.distributed.initialize() first (on TPU pods, Slurm and Open MPI it finds its "
+        "peers itself; elsewhere give the three flags below). Run the same command on every "
+        "host, with the same --workdir on a shared file system.",
+    )  # fmt: skip
+    flags.DEFINE_string("coordinator_address", None, "With --distributed: process 0's host:port.")
+    flags.DEFINE_integer("num_processes", None, "With --distributed: the number of processes.")
+    flags.DEFINE_integer("process_id", None, "With --distributed: this process's index.")
+    flags.DEFINE_integer(
+        "runs_devices", 0, "Devices that multi-run training splits its runs over (0: all).",
+    )  # fmt: skip
     try:  # loads the default config file now, and applies the --config.* overrides to it
         config_flags.DEFINE_config_file(
             "config",
@@ -521,6 +579,9 @@ def run_experiment(module_name: str, train_and_evaluate: Callable[..., Mapping[s
     def main(argv):
         if len(argv) > 1:
             _exit_bad_input(f"unexpected arguments: {argv[1:]}")
+        names = ("coordinator_address", "num_processes", "process_id")
+        process = {name: getattr(flags.FLAGS, name) for name in names}
+        _start_devices(flags.FLAGS.distributed, flags.FLAGS.runs_devices, process)
         setup_logging()
         config = flags.FLAGS.config
         workdir = Path(flags.FLAGS.workdir)

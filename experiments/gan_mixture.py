@@ -56,6 +56,14 @@ EVAL_KEY, STABILITY_KEY, STABILITY_EVAL_KEY = 1, 7, 999
 
 # The hidden nonlinearity of both networks, by name.
 ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jax.nn.tanh}
+WEIGHT_INITS = ("default", "orthogonal")
+
+
+def kernel_init(config):
+    """The networks' weight initializer of `config.weight_init` (None: flax's default)."""
+    if config.weight_init == "orthogonal":
+        return jax.nn.initializers.orthogonal(scale=config.weight_init_gain)
+    return None
 
 
 def validate_config(config: ml_collections.ConfigDict) -> None:
@@ -92,8 +100,16 @@ def _validate_point(config: ml_collections.ConfigDict) -> None:
             raise common.ConfigError(f"config.{name} must be None or an int >= 0, got {value!r}")
     common.require_choice(config, "runs_axis", ("vmap", "map"))
     common.require_choice(config, "activation", tuple(ACTIVATIONS))
-    if not config.datasets or not config.variants:
-        raise common.ConfigError("config.datasets and config.variants must not be empty")
+    common.require_choice(config, "weight_init", WEIGHT_INITS)
+    common.require_positive(config, "weight_init_gain", "snapshot_samples")
+    if not isinstance(config.snapshot_every, int) or config.snapshot_every < 0:
+        raise common.ConfigError(
+            f"config.snapshot_every must be an int >= 0, got {config.snapshot_every!r}"
+        )
+    if not config.variants or not (config.datasets or config.stability_sweep):
+        raise common.ConfigError(
+            "config.variants must not be empty, nor config.datasets without the stability sweep"
+        )
     for name in config.datasets:
         if name not in mixtures.MIXTURES:
             raise common.ConfigError(
@@ -252,18 +268,24 @@ def train_runs(
     *,
     disc_hidden=None,
     learning_rates=None,
+    snapshot_key=None,
 ):
     """Trains len(keys) runs of `variant` together; returns (G module, stacked G params, history).
 
     `learning_rates` ([R] or None) gives each run its own rate (both players, same optimizer).
+    With `snapshot_key` and `config.snapshot_every` > 0 the history holds mode-coverage
+    snapshots (`snapshot_series`), drawn from noise under that key.
     """
-    act = ACTIVATIONS[config.activation]
-    gen = gan.Generator(hidden=tuple(config.gen_hidden), out_dim=2, activation=act)
+    act, init_w = ACTIVATIONS[config.activation], kernel_init(config)
+    gen = gan.Generator(
+        hidden=tuple(config.gen_hidden), out_dim=2, activation=act, kernel_init=init_w
+    )
     disc = gan.Discriminator(
         hidden=tuple(disc_hidden or config.disc_hidden),
         activation=act,
         minibatch_kernels=variant.minibatch_kernels,
         kernel_dim=config.minibatch_kernel_dim,
+        kernel_init=init_w,
     )
     gen_opt, disc_opt = optimizers(variant, config)
     modes_j = jnp.asarray(modes)
@@ -283,20 +305,74 @@ def train_runs(
         return state._replace(opt_state=_set_learning_rate(state.opt_state, lr))
 
     lrs = jnp.zeros(len(keys)) if learning_rates is None else jnp.asarray(learning_rates)
-    state = train.stack_runs(init, keys, lrs)
+    mesh = common.runs_mesh()  # the runs split over every device (None: one device)
+    state = train.shard_runs(train.stack_runs(init, keys, lrs), mesh)
     step = variants.make_variant_step(
         variant, generate=gen.apply, discriminate=disc.apply, gen_optimizer=gen_opt,
         disc_optimizer=disc_opt, sample_data=sample_data, noise_dim=config.noise_dim,
         batch_size=config.batch_size, gp_weight=config.gp_weight,
         use_scan=config.unroll_use_scan,
     )  # fmt: skip
-    multi_step = train.make_multi_run_step(lambda s: step(s, None), runs_axis=config.runs_axis)
+    multi_step = train.make_multi_run_step(
+        lambda s: step(s, None), runs_axis=config.runs_axis, mesh=mesh, num_runs=len(keys)
+    )
+    snapshots = snapshot_key is not None and config.snapshot_every > 0
     result = train.train(
         state, multi_step, lambda s: None, config.num_steps, workdir=workdir,
         log_every=config.log_every,
         checkpoint_every_secs=config.checkpoint_every_secs,
+        eval_fn=(_snapshot_fn(gen, modes, std, config, snapshot_key, len(keys))
+                 if snapshots else None),
+        eval_every=config.snapshot_every if snapshots else None,
     )  # fmt: skip
-    return gen, result.state.params["gen"], result.history
+    gen_params = result.state.params["gen"]
+    if mesh is not None:  # the real runs, gathered from every device and host
+        gen_params = train.gather_runs(gen_params, len(keys))
+    return gen, gen_params, result.history
+
+
+def _snapshot_fn(gen, modes, std, config, key, num_runs):
+    """The loop's `eval_fn` for mode-coverage snapshots: per run r, `modes_r{r}`, `hq_r{r}`
+    and `covered_r{r}` (the captured modes as a bitmask: mode j sets bit j)."""
+    noise = jax.random.normal(key, (config.snapshot_samples, config.noise_dim))
+    modes_j = jnp.asarray(modes)
+
+    @jax.jit
+    def stats(gen_params):
+        def one(p):
+            return gan_metrics.mode_statistics(gen.apply(p, noise), modes_j, std)
+
+        return jax.vmap(one)(gen_params)
+
+    def eval_fn(state) -> dict[str, float]:
+        out = train.gather_runs(stats(state.params["gen"]), num_runs)
+        scalars = {}
+        for r, counts in enumerate(out["counts"]):
+            scalars[f"modes_r{r}"] = float(out["modes"][r])
+            scalars[f"hq_r{r}"] = float(out["hq"][r])
+            scalars[f"covered_r{r}"] = float(sum(1 << int(j) for j in np.flatnonzero(counts)))
+        return scalars
+
+    return eval_fn
+
+
+def snapshot_series(history, num_runs: int) -> dict[str, np.ndarray]:
+    """The snapshots of a run's history: `steps` [S] and per-run `modes`, `hq` [R, S] and
+    `covered` [R, S, ...] bitmasks (as ints), from the loop's eval records."""
+    records = [r for r in history if r.get("split") == "eval" and "modes_r0" in r]
+    records = sorted({int(r["step"]): r for r in records}.items())
+    steps = np.array([s for s, _ in records], np.int64)
+    out = {"steps": steps}
+    for name in ("modes", "hq", "covered"):
+        out[name] = np.array([[r[f"{name}_r{i}"] for _, r in records] for i in range(num_runs)])
+    out["covered"] = out["covered"].astype(np.int64)
+    return out
+
+
+def modes_visited(covered: np.ndarray) -> np.ndarray:
+    """[R] the number of distinct modes each run captured at any snapshot ([R, S] bitmasks)."""
+    union = np.bitwise_or.reduce(covered.astype(np.int64), axis=1)
+    return np.array([bin(int(u)).count("1") for u in union], np.float64)
 
 
 def _mode_stats(gen, gen_params, modes, std, config, key) -> dict[str, np.ndarray]:
@@ -326,20 +402,24 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
     lrs = tuple(config.stability_learning_rates)
     grid = list(itertools.product(lrs, range(config.stability_seeds)))
     run_lrs = np.array([lr for lr, _ in grid], np.float32)
-    rows = []
+    rows, curves = [], {}
     for name in (m for m in STABILITY_METHODS if m in config.stability_methods):
         variant = variants.get_variant(name)
         for depth in config.stability_disc_depths:
             keys = jax.random.split(named_key(key, depth), len(grid))
-            gen, params, _ = train_runs(
+            eval_key = named_key(key, STABILITY_EVAL_KEY)
+            gen, params, history = train_runs(
                 variant, modes, std, config, keys, workdir / "stability" / f"{name}_depth{depth}",
                 disc_hidden=(config.disc_hidden[0],) * depth, learning_rates=run_lrs,
+                snapshot_key=eval_key,
             )  # fmt: skip
-            eval_key = named_key(key, STABILITY_EVAL_KEY)
             stats = _mode_stats(gen, params, modes, std, config, eval_key)
-            ok = (np.asarray(stats["modes"]) >= config.stability_min_modes) & (
-                np.asarray(stats["hq"]) >= config.stability_min_hq
-            )
+            ok = _succeeds(stats["modes"], stats["hq"], config)
+            if config.snapshot_every > 0:
+                series = snapshot_series(history, len(keys))
+                curves.setdefault(name, []).append(series | {
+                    "success": _succeeds(series["modes"], series["hq"], config)
+                })  # fmt: skip
             for (lr, seed), m, h, s in zip(grid, stats["modes"], stats["hq"], ok, strict=True):
                 rows.append((name, depth, float(lr), seed, float(m), float(h), bool(s)))
             log.info("stability %s depth %d: %d/%d runs succeed", name, depth, ok.sum(), ok.size)
@@ -352,7 +432,46 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
     common.plot_stability(
         rows, STABILITY_METHODS, config.stability_disc_depths, lrs, workdir
     )  # fmt: skip
-    return gan_metrics.stability_metrics(rows)
+    metrics = gan_metrics.stability_metrics(rows)
+    if curves:
+        metrics.update(_stability_curves(curves, workdir))
+    return metrics
+
+
+def _succeeds(modes, hq, config) -> np.ndarray:
+    """A stability run's success: >= `stability_min_modes` modes and >= `stability_min_hq`
+    high-quality samples (elementwise over runs, or runs x snapshots)."""
+    return (np.asarray(modes) >= config.stability_min_modes) & (
+        np.asarray(hq) >= config.stability_min_hq
+    )
+
+
+def _stability_curves(curves: dict, workdir: Path) -> dict[str, float]:
+    """Success rate against training step per method (pooled over depths, rates and seeds):
+    `stability_curves.json`, `stability_over_training.png`, and each method's rate at
+    half the budget (`ring_{method}_success_rate_half`), beside its final one, to show
+    whether the runs have settled."""
+    from experiments import plotting
+
+    table, metrics = {}, {}
+    for name, parts in curves.items():
+        steps = parts[0]["steps"]
+        success = np.concatenate([p["success"] for p in parts], axis=0)  # [runs, snapshots]
+        table[name] = {"steps": steps.tolist(), "success_rate": success.mean(0).tolist()}
+        half = int(np.argmin(np.abs(steps - steps[-1] / 2)))
+        metrics[f"ring_{name}_success_rate_half"] = float(success[:, half].mean())
+    common.write_json(workdir / "stability_curves.json", table)
+    fig, ax = plotting.figure(width=plotting.COLUMN_WIDTH, height=2.6)
+    for name, curve in table.items():
+        ax.plot(curve["steps"], curve["success_rate"], marker="o", ms=3,
+                label=plotting.gan_variant(name))  # fmt: skip
+    ax.set_xlabel("training step")
+    ax.set_ylabel("fraction of runs that succeed")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend()
+    ax.set_title("Stability sweep through training")
+    common.save_figure(fig, workdir, "stability_over_training")
+    return metrics
 
 
 def _plot_samples(results, workdir: Path) -> None:
@@ -400,6 +519,40 @@ def _plot_samples(results, workdir: Path) -> None:
     common.save_figure(fig, workdir, "samples")
 
 
+def _plot_snapshots(results, workdir: Path) -> None:
+    """Modes captured against training step, one panel per mixture, a line per variant
+    (mean over seeds; thin lines: each seed)."""
+    from experiments import plotting
+
+    datasets = list(results)
+    fig, axes = plotting.figure(
+        1, len(datasets), width=plotting.TEXT_WIDTH, height=2.8, squeeze=False
+    )
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        for c, (name, res) in enumerate(results[dataset]["runs"].items()):
+            steps, modes = res["snapshot_steps"], res["snapshot_modes"]
+            ax.plot(steps, modes.T, c=f"C{c}", lw=0.4, alpha=0.4)
+            ax.plot(steps, modes.mean(0), c=f"C{c}", lw=1.5, label=plotting.gan_variant(name))
+        ax.axhline(len(results[dataset]["modes"]), c="k", ls=":", lw=0.8, label="all modes")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("modes captured")
+        ax.set_title(plotting.words(dataset, plotting.MIXTURES))
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3)
+    fig.suptitle("Mode coverage through training (mean over seeds; thin lines: each seed)")
+    common.save_figure(fig, workdir, "modes_over_training")
+
+
+def _record(prefix: str, res, metrics: dict, per_run: dict) -> None:
+    """Adds one (dataset, variant)'s seed summary to `metrics` and its runs to `per_run`."""
+    metrics.update({f"{prefix}_{k}": v for k, v in gan_metrics.seed_summary(res).items()})
+    per_run[prefix] = {k: res[k].tolist() for k in ("modes", "hq", "reverse_kl", "w1", "counts")}
+    if "modes_visited" in res:
+        metrics[f"{prefix}_modes_visited_mean"] = float(res["modes_visited"].mean())
+        for k in ("snapshot_steps", "snapshot_modes", "snapshot_hq", "modes_visited"):
+            per_run[prefix][k] = res[k].tolist()
+
+
 def _train_and_score(variant, dataset, modes, std, config, root, held_out, workdir: Path):
     """Trains `num_seeds` runs of one (dataset, variant) and scores them (`score_runs`).
 
@@ -409,9 +562,17 @@ def _train_and_score(variant, dataset, modes, std, config, root, held_out, workd
     run_key = named_key(root, f"{dataset}/{variant.name}")
     keys = jax.random.split(run_key, config.num_seeds)
     log.info("%s / %s: %d seeds x %d steps", dataset, variant.name, len(keys), config.num_steps)
-    gen, gen_params, _ = train_runs(variant, modes, std, config, keys, workdir)
     eval_key = named_key(run_key, EVAL_KEY)
-    return score_runs(gen, gen_params, modes, std, config, eval_key, held_out)
+    gen, gen_params, history = train_runs(
+        variant, modes, std, config, keys, workdir, snapshot_key=eval_key
+    )
+    out = score_runs(gen, gen_params, modes, std, config, eval_key, held_out)
+    if config.snapshot_every > 0:
+        series = snapshot_series(history, len(keys))
+        out["snapshot_steps"], out["snapshot_modes"] = series["steps"], series["modes"]
+        out["snapshot_hq"] = series["hq"]
+        out["modes_visited"] = modes_visited(series["covered"])
+    return out
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, float]:
@@ -434,12 +595,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                     variant, dataset, modes, std, point, root, held_out, workdir / "runs" / prefix
                 )
                 results[dataset]["runs"][variant.name + suffix] = res
-                metrics.update(
-                    {f"{prefix}_{k}": v for k, v in gan_metrics.seed_summary(res).items()}
-                )
-                per_run[prefix] = {
-                    k: res[k].tolist() for k in ("modes", "hq", "reverse_kl", "w1", "counts")
-                }
+                _record(prefix, res, metrics, per_run)
                 # After every variant: what a long run has measured so far survives a kill.
                 common.write_json(workdir / "metrics_partial.json", metrics)
                 common.write_json(workdir / "per_run.json", per_run)
@@ -451,7 +607,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path) -
                 )  # fmt: skip
     metrics["num_modes_ring"] = float(mixtures.ring_modes().shape[0])
     metrics["num_modes_grid"] = float(mixtures.grid_modes().shape[0])
-    _plot_samples(results, workdir)
+    if results:
+        _plot_samples(results, workdir)
+    if results and config.snapshot_every > 0:
+        _plot_snapshots(results, workdir)
     if config.stability_sweep:
         modes, std = mixtures.load_mixture("ring")
         stability_key = named_key(root, STABILITY_KEY)

@@ -27,6 +27,12 @@ pieces) are written beside it, and
 merge_sources.json says which run each piece came from. Sample figures stay in
 the runs' own folders. Keys depend on names (dataset, variant, sweep depth), so
 the merged pieces are the ones a single run would train.
+
+One `gan_mixture` run already splits each variant's seeds and the stability
+sweep's grid over every device it sees, on one host or, with `--distributed`,
+on all hosts of a JAX cluster (`genjax.train.shard_runs`). This tool joins the
+pieces that ran as separate jobs: on machines that do not form one cluster, or
+at different times (a variant or sweep cell added or rerun later).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ from experiments import common
 from genjax.rnn import architectures as arch
 from genjax.rnn import tasks, training
 from genjax.rnn.cells import CELL_NAMES
-from genjax.train import train
+from genjax.train import gather_runs, train
 from genjax.train.writer import METRICS_FILE, read_metrics
 
 log = logging.getLogger("genjax")
@@ -117,32 +117,36 @@ def _run_group(config, task, length, cell, max_norms, optimizer, steps, key, wor
         loss, d_in, d_out = tasks.copy_loss, tasks.COPY_INPUT_CLASSES, tasks.COPY_OUTPUT_CLASSES
         options = jnp.zeros((runs,), jnp.int32)
     run_keys = jax.random.split(key, runs)
+    mesh = common.runs_mesh()  # the runs split over every device (None: one device)
     state = training.init_multi_run_state(
         lambda k: arch.init_many_to_one(k, cell, d_in, config.hidden_dim, d_out),
-        optimizer, run_keys,
+        optimizer, run_keys, mesh,
     )  # fmt: skip
     step = training.make_multi_run_step(
         functools.partial(loss, cell, window=window), optimizer,
-        lambda k, option: make(k, option, config.batch_size), run_keys, max_norms, options,
+        lambda k, option: make(k, option, config.batch_size), run_keys, max_norms, options, mesh,
     )  # fmt: skip
     result = train(
         state, step, lambda s: None, steps, workdir=workdir, log_every=config.log_every,
         checkpoint_every_secs=config.checkpoint_every_secs,
         tensorboard=False,
     )  # fmt: skip
+    params, dead = result.state.params, result.state.opt_state.diverged
+    if mesh is not None:  # the real runs, gathered from every device and host
+        params, dead = gather_runs((params, dead), runs)
     test_key = jax.random.PRNGKey(10**6 + length)
     per_variant = {
         int(o): np.asarray(
             training.evaluate_runs(
                 functools.partial(loss, cell, window=None),
-                result.state.params,
+                params,
                 make(test_key, o, config.test_size),
             )  # fmt: skip
         )
         for o in np.unique(np.asarray(options))
     }
     test = np.array([per_variant[int(o)][r] for r, o in enumerate(np.asarray(options))])
-    return test, np.asarray(result.state.opt_state.diverged)
+    return test, np.asarray(dead)
 
 
 def _summarise(metrics, prefix, test, dead, baseline, factor, suffix=""):

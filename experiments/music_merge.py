@@ -14,6 +14,11 @@ as `experiments.music` does within one run); config.json gets the union of the
 cells. Figures stay in the runs' own folders. Keys depend on the cell's and the
 dataset's names, so the merged runs start from the weights one run over all cells
 and datasets would.
+
+The cells are models of different shapes, trained one after another: they share
+no run axis that `genjax.train.shard_runs` could split over devices, so training
+them at once, on several machines or at different times, means separate runs
+joined here.
 """
 
 from __future__ import annotations

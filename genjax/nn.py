@@ -18,17 +18,21 @@ class MLP(nn.Module):
       hidden: widths of the hidden layers.
       out: width of the (linear) output layer.
       activation: the hidden nonlinearity.
+      kernel_init: the weights' initializer (None: flax's default, LeCun normal);
+        biases start at zero.
     """
 
     hidden: Sequence[int]
     out: int
     activation: Callable[[Array], Array] = nn.relu
+    kernel_init: Callable | None = None
 
     @nn.compact
     def __call__(self, x: Array) -> Array:  # x: [..., in] -> [..., out]
+        init = {} if self.kernel_init is None else {"kernel_init": self.kernel_init}
         for i, width in enumerate(self.hidden):
-            x = self.activation(nn.Dense(width, name=f"hidden_{i}")(x))
-        return nn.Dense(self.out, name="out")(x)
+            x = self.activation(nn.Dense(width, name=f"hidden_{i}", **init)(x))
+        return nn.Dense(self.out, name="out", **init)(x)
 
 
 def flatten_images(x: Array) -> Array:

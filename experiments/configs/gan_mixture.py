@@ -68,6 +68,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # modes / 8% high quality with relu (a diffuse cloud at every rate tried) and 8.0 / 90%
     # with tanh; the non-saturating GAN 6.0 / 79% with relu and 7.2 / 78% with tanh.
     config.activation = "tanh"
+    # Weights of both networks: 'default' (flax's LeCun normal) or 'orthogonal' with gain
+    # `weight_init_gain` (Metz et al.'s notebook: orthogonal, gain 1.4); biases start at 0.
+    config.weight_init = "default"
+    config.weight_init_gain = 1.0
     # Optimizers (the papers' choices): GANs Adam(b1=0.5); WGAN RMSprop with clipping
     # (Arjovsky et al. 2017: lr 5e-5, c = 0.01, 5 critic steps); WGAN-GP Adam(b1=0.5,
     # b2=0.9), lambda = 10, 5 critic steps (Gulrajani et al. 2017).
@@ -108,6 +112,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # (the optimal assignment is O(n^3) on the host).
     config.eval_samples = 2500
     config.w1_samples = 250 if quick else 1000
+    # Mode coverage through training: every `snapshot_every` steps (0: only at the end)
+    # each run's modes, high-quality fraction and which modes it covers, on
+    # `snapshot_samples` samples of fixed noise; a collapsing GAN hops between modes.
+    config.snapshot_every = 0
+    config.snapshot_samples = 2500
     config.log_every = 100 if quick else 500
     _add_stability_sweep(config, quick)
     return config

@@ -8,6 +8,9 @@ the engine every multi-run trainer shares: run r draws its batch at step s from
 `max_norms[r]` (inf: no clipping; Pascanu et al. 2013), and applies `optimizer`;
 a run whose loss or new params are not finite is frozen at its last finite
 params and flagged in `MultiRunOptState.diverged` (3.4 counts such runs).
+With a `mesh` (`genjax.train.runs_mesh()`) given to both functions, the runs are
+split over its devices (`genjax.train.shard_runs`); read them back with
+`genjax.train.gather_runs(tree, R)`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import Mesh
 
 from genjax.train import TrainState, multirun
 from genjax.train.multirun import MultiRunOptState
@@ -30,6 +34,7 @@ def init_multi_run_state(
     init_fn: Callable[[PRNGKey], Params],
     optimizer: optax.GradientTransformation,
     run_keys: Array,
+    mesh: Mesh | None = None,
 ) -> TrainState:
     """A TrainState whose params [R, ...] are `init_fn(run_keys[r])` for each run r.
 
@@ -38,13 +43,15 @@ def init_multi_run_state(
       optimizer: the optimizer every run uses (clipping is separate, see module doc).
       run_keys: [R, 2] one PRNG key per run (initialisation here, batches in the step);
         the state keeps them as its keys.
+      mesh: split the runs over this mesh's runs axis (`genjax.train.shard_runs`, which
+        pads R to a multiple of its devices); None: one device.
     """
 
     def init_run(run_key: PRNGKey) -> TrainState:
         params = init_fn(run_key)
         return TrainState(jnp.zeros((), jnp.int32), params, optimizer.init(params), run_key)
 
-    return multirun.stack_runs(init_run, run_keys)
+    return multirun.shard_runs(multirun.stack_runs(init_run, run_keys), mesh)
 
 
 def make_multi_run_step(
@@ -54,6 +61,7 @@ def make_multi_run_step(
     run_keys: Array,
     max_norms: Sequence[float] | Array,
     run_options: Any = None,
+    mesh: Mesh | None = None,
 ) -> Callable[[TrainState, Any], tuple[TrainState, dict[str, Array]]]:
     """`train_step(state, _) -> (state, metrics)` updating all R runs at once.
 
@@ -67,6 +75,7 @@ def make_multi_run_step(
       run_options: optional pytree with leading axis R; run r's batches come from
         batch_fn(key, option_r), so runs on different data distributions (e.g. a task
         variant chosen with `jnp.where`) share the compiled step.
+      mesh: the mesh the state was placed on by `init_multi_run_state` (None: one device).
 
     Returns:
       The step; metrics: 'loss' (mean over live runs) and 'num_diverged'.
@@ -97,7 +106,9 @@ def make_multi_run_step(
         return TrainState(state.step + 1, params, opt_state, state.key), {"loss": loss}
 
     options = jnp.zeros(run_keys.shape[:1]) if run_options is None else run_options
-    return multirun.make_multi_run_step(run_step, run_args=(max_norms, options))
+    return multirun.make_multi_run_step(
+        run_step, run_args=(max_norms, options), mesh=mesh, num_runs=run_keys.shape[0]
+    )
 
 
 def evaluate_runs(loss_fn: Callable[[Params, Any], Array], params: Params, batch: Any) -> Array:

@@ -9,8 +9,16 @@ from genjax.train.checkpoint import (
 )
 from genjax.train.lock import WorkdirLock, WorkdirLockedError
 from genjax.train.loop import NonFiniteError, TrainResult, train
-from genjax.train.multirun import MultiRunOptState, all_finite, make_multi_run_step, stack_runs
-from genjax.train.sharding import DATA_AXIS, data_mesh, shard_batch
+from genjax.train.multirun import (
+    MultiRunOptState,
+    all_finite,
+    gather_runs,
+    make_multi_run_step,
+    padded_runs,
+    shard_runs,
+    stack_runs,
+)
+from genjax.train.sharding import DATA_AXIS, RUNS_AXIS, data_mesh, runs_mesh, shard_batch, to_host
 from genjax.train.state import (
     Batch,
     LossFn,
@@ -23,6 +31,7 @@ from genjax.train.writer import MetricWriter, read_metrics
 
 __all__ = [
     "DATA_AXIS",
+    "RUNS_AXIS",
     "Batch",
     "CheckpointCorruptError",
     "CheckpointMismatchError",
@@ -41,12 +50,17 @@ __all__ = [
     "averaged_params",
     "create_train_state",
     "data_mesh",
+    "gather_runs",
     "make_eval_step",
     "make_multi_run_step",
     "make_train_step",
+    "padded_runs",
     "param_ema",
     "read_metrics",
+    "runs_mesh",
     "shard_batch",
+    "shard_runs",
     "stack_runs",
+    "to_host",
     "train",
 ]

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from genjax.train.sharding import is_primary_process
 from genjax.train.state import TrainState
 
 log = logging.getLogger("genjax")
@@ -173,6 +174,8 @@ class Checkpointer:
         self._save_pending(step, pending)
 
     def _save_pending(self, step: int, pending: Mapping[str, np.ndarray] | None) -> None:
+        if not is_primary_process():  # process 0 writes the side files of a multi-process run
+            return
         folder = self.directory / PENDING_DIR
         keep = set(self._manager.all_steps())
         if pending:
@@ -285,6 +288,8 @@ class Checkpointer:
 
     def write_config(self, config: Mapping[str, Any]) -> None:
         """Saves `config` (JSON values) as the config of this folder's checkpoints."""
+        if not is_primary_process():
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.config_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")

@@ -6,7 +6,8 @@ and names its holder (pid, host, start time); a second process is refused at
 once. A lock left by a process that died on this host is taken over with a
 warning. Within one process the lock is re-entrant: an experiment can hold it
 around its whole run while `genjax.train.train` takes it again on the same
-folder.
+folder. In a multi-process run (`jax.distributed.initialize()`) every process
+works in the same workdir and process 0 alone holds the lock file.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from genjax.train.sharding import is_primary_process
 
 log = logging.getLogger("genjax")
 
@@ -101,6 +104,8 @@ class WorkdirLock:
 
     def _create(self) -> None:
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        if not is_primary_process():  # process 0 of a multi-process run holds the file
+            return
         for _ in range(20):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -162,7 +167,8 @@ class WorkdirLock:
                 return
             del _held[key]
             holder = _read_holder(self.path)
-            if holder and holder.get("pid") == os.getpid():
+            mine = (os.getpid(), socket.gethostname())
+            if holder and (holder.get("pid"), holder.get("host")) == mine:
                 self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> WorkdirLock:

@@ -431,7 +431,7 @@ def _train(
         if start > num_steps:
             raise ValueError(f"the state is at step {start}, past num_steps={num_steps}")
         writer = None
-        if workdir is not None:
+        if workdir is not None and sharding_lib.is_primary_process():
             writer = MetricWriter(workdir, tensorboard=opts.tensorboard, start_step=start)
         meter = _Progress(name, num_steps) if opts.progress else None
         run = _Run(ckpt, writer, start, unlogged, meter, config, opts)
@@ -444,7 +444,7 @@ def _train(
         if converged is False:
             log.warning("%s reached num_steps=%d without meeting its stopping tolerance",
                         workdir if workdir is not None else name, num_steps)  # fmt: skip
-        history = read_metrics(workdir) if workdir is not None else run.history
+        history = read_metrics(workdir) if writer is not None else run.history
         return TrainResult(state, history, converged)
 
 
@@ -472,7 +472,8 @@ def train(
     """Runs `train_step` until `state.step == num_steps`, resuming from a checkpoint in `workdir`.
 
     Args:
-      state: the initial state (its structure and shardings also guide restores).
+      state: the initial state (its structure and shardings also guide restores); without
+        `mesh`, the jitted step keeps its shardings (e.g. runs split by `shard_runs`).
       train_step: a pure `train_step(state, batch) -> (state, metrics)`; jitted once here.
       batch_fn: `batch_fn(step) -> batch`, this process's batch for `step`; make it a pure
         function of `step` (see `genjax.data.make_batch_fn`) so that a resumed run sees
@@ -481,6 +482,9 @@ def train(
         `stop_fn`, the cap. A finished run rerun with a larger `num_steps` goes on.
       workdir: where `metrics.jsonl`, TensorBoard events and `checkpoints/` go; held
         with a `WorkdirLock` while training. `None` trains in memory with no outputs.
+        In a multi-process run every process passes the same folder on a shared file
+        system: all write the checkpoints, process 0 the rest, and the other processes'
+        history holds this call's records only.
       mesh: replicate the state and shard every batch over `mesh`'s `data_axis`.
       log_every: steps between metric reads, NaN checks, log records and progress lines.
       checkpoint_every: steps between checkpoints (with `workdir`).

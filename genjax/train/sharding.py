@@ -1,19 +1,26 @@
-"""Data parallelism with JAX's own SPMD machinery: a `Mesh`, `NamedSharding`s, and jit.
+"""Several devices with JAX's own SPMD machinery: a `Mesh`, `NamedSharding`s, and jit.
 
-The state is replicated over the mesh and each batch is split over its data
-axis; XLA inserts the gradient all-reduce. On several hosts, call
-`jax.distributed.initialize()` first and let each process feed its local slice.
+Data parallelism: the state is replicated over the mesh and each batch is split
+over its data axis; XLA inserts the gradient all-reduce. Many runs
+(`genjax.train.multirun`): the runs' leading axis is split over a `runs_mesh`,
+each device trains its own runs, and only the metric sums cross devices. On
+several hosts, call `jax.distributed.initialize()` first: every mesh here spans
+every host's devices, each process feeds its local slice of a batch, `to_host`
+reads a sharded result on every process, and only process 0 writes a run's
+records (`is_primary_process`).
 """
 
 from __future__ import annotations
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from genjax.typing import ArrayTree
 
 DATA_AXIS = "data"
+RUNS_AXIS = "runs"
 
 
 def data_mesh(num_devices: int | None = None, axis_name: str = DATA_AXIS) -> Mesh:
@@ -23,6 +30,18 @@ def data_mesh(num_devices: int | None = None, axis_name: str = DATA_AXIS) -> Mes
     if not 1 <= n <= len(devices):
         raise ValueError(f"num_devices must be in [1, {len(devices)}], got {num_devices}")
     return Mesh(np.asarray(devices[:n]), (axis_name,))
+
+
+def is_primary_process() -> bool:
+    """Whether this process writes a run's files (metrics, checkpoint side files, lock):
+    always, except after `jax.distributed.initialize()`, where process 0 alone does."""
+    return not jax.distributed.is_initialized() or jax.process_index() == 0
+
+
+def runs_mesh(num_devices: int | None = None) -> Mesh:
+    """A 1-D mesh named `RUNS_AXIS` over the first `num_devices` devices (default: all,
+    across hosts): the devices a multi-run state's runs are split over."""
+    return data_mesh(num_devices, RUNS_AXIS)
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -35,6 +54,11 @@ def batch_sharded(mesh: Mesh, axis_name: str = DATA_AXIS) -> NamedSharding:
     if axis_name not in mesh.axis_names:
         raise ValueError(f"mesh has no axis {axis_name!r}; its axes are {mesh.axis_names}")
     return NamedSharding(mesh, PartitionSpec(axis_name))
+
+
+def runs_sharded(mesh: Mesh) -> NamedSharding:
+    """The sharding that splits a multi-run state's leading run axis over `RUNS_AXIS`."""
+    return batch_sharded(mesh, RUNS_AXIS)
 
 
 def shard_batch(batch: ArrayTree, mesh: Mesh, axis_name: str = DATA_AXIS) -> ArrayTree:
@@ -57,3 +81,21 @@ def shard_batch(batch: ArrayTree, mesh: Mesh, axis_name: str = DATA_AXIS) -> Arr
         return jax.make_array_from_process_local_data(sharding, x)
 
     return jax.tree_util.tree_map(put, batch)
+
+
+def to_host(tree: ArrayTree) -> ArrayTree:
+    """NumPy copies of every leaf of `tree`, each the whole global array, on every process.
+
+    A leaf whose shards live on other hosts' devices is gathered from them
+    (`multihost_utils.process_allgather`, so every process must call this
+    together); typed PRNG keys come back as their raw key data.
+    """
+
+    def get(x):
+        if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x = jax.random.key_data(x)
+        if isinstance(x, jax.Array) and not (x.is_fully_addressable or x.is_fully_replicated):
+            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return np.asarray(x)
+
+    return jax.tree_util.tree_map(get, tree)
