@@ -65,31 +65,43 @@ CLAIMS = [
             "On a mixture the GAN collapses onto a few modes; unrolling D inside G's loss and "
             "minibatch discrimination capture clearly more of them."
         ),
-        experiment="gan_mixture",
+        experiment="gan_mixture_metz",
         criteria=(
-            C("ring_unrolled_k5_modes_mean", ">=", 1.0, minus="ring_gan_nonsaturating_modes_mean",
-              why="ring: unrolled (k = 5) captures at least one more mode on average",
-              profiles=("full",)),
+            C("ring_gan_minimax_modes_mean", "<", 4.0, profiles=("full",),
+              why="ring: the GAN (minimax, no unrolling) collapses onto fewer than half the modes"),
+            C("ring_unrolled_k10_modes_mean", ">=", 1.0, minus="ring_gan_minimax_modes_mean",
+              profiles=("full",), why="ring: unrolled (k = 10) captures at least one more mode "
+              "than the same objective without unrolling"),
+            C("ring_unrolled_k10_modes_mean", ">=", 1.0, minus="ring_gan_nonsaturating_modes_mean",
+              profiles=("full",), why="ring: and than the non-saturating GAN"),
             C("ring_unrolled_k5_modes_mean", ">=", 1.0, minus="ring_gan_minimax_modes_mean",
-              why="ring: and than the same objective without unrolling (k = 0)",
-              profiles=("full",)),
-            C("ring_unrolled_k5_reverse_kl_mean", "<", 0.0,
-              minus="ring_gan_nonsaturating_reverse_kl_mean",
-              why="ring: unrolled spreads its samples more evenly over the modes",
-              profiles=("full",)),
-            C("ring_minibatch_discrimination_modes_mean", ">=", 1.0,
-              minus="ring_gan_nonsaturating_modes_mean",
-              why="ring: minibatch discrimination captures at least one more mode",
-              profiles=("full",)),
-            C("grid_unrolled_k5_modes_mean", ">=", 2.0, minus="grid_gan_nonsaturating_modes_mean",
-              why="grid: unrolled captures at least two more of the 25 modes",
-              profiles=("full",)),
+              profiles=("full",), why="ring: k = 5 (the notebook's own) does too"),
+            C("ring_unrolled_k10_reverse_kl_mean", "<", 0.0,
+              minus="ring_gan_nonsaturating_reverse_kl_mean", profiles=("full",),
+              why="ring: unrolled spreads its samples more evenly over the modes"),
+            C("ring_gan_nonsaturating_minibatch100_modes_mean", ">=", 1.0,
+              minus="ring_gan_nonsaturating_modes_mean", profiles=("full",),
+              why="ring: minibatch discrimination captures at least one more mode"),
+            C("grid_unrolled_k10_modes_mean", ">=", 2.0, minus="grid_gan_minimax_modes_mean",
+              profiles=("full",), why="grid: unrolled captures at least two more of the 25 "
+              "modes than the minimax GAN"),
+            C("grid_unrolled_k10_modes_mean", ">=", 2.0, minus="grid_gan_nonsaturating_modes_mean",
+              profiles=("full",), why="grid: and than the non-saturating GAN"),
+            C("grid_gan_nonsaturating_minibatch100_modes_mean", ">=", 2.0,
+              minus="grid_gan_nonsaturating_modes_mean", profiles=("full",),
+              why="grid: minibatch discrimination captures at least two more modes"),
         ),
         tests=(
             "tests/test_gan_training.py", "tests/test_gan_mixture.py",
         ),
         figures=("samples.png",),
         notes=(
+            "Judged in Metz et al.'s own setting (gan_mixture_metz: batch 512, noise 256, "
+            "Adam G 1e-3 / D 1e-4, 25,000 steps; minibatch discrimination with Salimans et "
+            "al.'s 100 kernels), 10 seeds per variant, full profile only. The CPU-budget "
+            "setting of gan_mixture (batch 128, noise 16, one rate, 10,000 steps), in which "
+            "most plain-GAN seeds do not collapse, stays in the results as context and is not "
+            "judged. "
             "PacGAN's statistics on 2,500 samples per run (high quality: within 3 std of the "
             "nearest mode; a mode is captured by one high-quality sample), means over 10 seeds "
             "trained together with jax.vmap. Mode coverage needs thousands of steps over many "
@@ -115,10 +127,12 @@ CLAIMS = [
             C("js_parallel_max_abs_dev_from_log2", "<", 1e-6,
               why="JS(P, Q_theta) = log 2 for every theta != 0"),
             C("w1_parallel_max_abs_error", "<", 1e-6, why="exact W1 = |theta|"),
-            C("critic_w1_corr", ">", 0.99, why="WGAN-GP critic's estimate tracks W1"),
+            C("critic_w1_max_abs_error", "<", 0.15,
+              why="WGAN-GP critic's estimate is W1 to within 0.15 at every theta in [-1, 1]"),
             C("ring_wgan_gp_success_rate", ">=", 0.2, minus="ring_gan_success_rate",
-              experiment="gan_mixture", profiles=("full",),
-              why="stability sweep: WGAN-GP succeeds in clearly more settings than the GAN"),
+              experiment="gan_stability", profiles=("full",),
+              why="stability sweep (10 seeds per cell): WGAN-GP succeeds in clearly more "
+              "settings than the GAN (both losses pooled)"),
             C("wgan_gp_class_histogram_kl", "<", 0.1, experiment="gan_mnist", profiles=("full",),
               why="MNIST: WGAN-GP's samples cover the ten digits nearly uniformly"),
             C("wgan_gp_classifier_confidence", ">", -0.15, minus="real_classifier_confidence",
@@ -129,10 +143,18 @@ CLAIMS = [
         figures=("parallel_lines.png",),
         notes=(
             "The parallel lines P = (0, U[0,1]), Q_theta = (theta, U[0,1]). One WGAN-GP critic "
-            "per theta, all trained in one vmapped, jitted lax.scan. Stability: gan_mixture's "
+            "per theta, all trained in one vmapped, jitted lax.scan; its estimate E_P f - E_Q f "
+            "is judged against the exact W1 = |theta| in absolute terms (critic_w1_max_abs_error, "
+            "the largest miss over theta), so a critic off in scale fails: one that doubles W1 "
+            "misses by 1 at |theta| = 1. JS and the exact W1 are computed by the library's "
+            "js_divergence and wasserstein_exact: their rows check those functions (a JS in "
+            "bits or an assignment in the wrong metric misses by far more than 1e-6); "
+            "critic_w1_corr, their correlation, is reported beside. Stability: gan_stability's "
             "sweep over learning rate (1e-4, 3e-4, 1e-3) x discriminator depth (1-4 hidden "
-            "layers) x 3 seeds, both GAN generator losses; success = >= 7/8 ring modes and "
-            ">= 50% high-quality samples (full profile only). MNIST (gan_mnist): a "
+            "layers) x 10 seeds, 50,000 steps, both GAN generator losses (each reported apart "
+            "beside the pooled rate the criterion uses); success = >= 7/8 ring modes and "
+            ">= 50% high-quality samples (full profile only). gan_mixture's 3-seed, "
+            "10,000-step sweep stays in the results as context. MNIST (gan_mnist): a "
             "non-saturating GAN and a WGAN-GP, MLPs; the library's digit classifier judges "
             "10,000 samples: KL of its class histogram to uniform (log 10 = 2.30 if one "
             "digit only) and its mean max-softmax, against the real test digits'."

@@ -132,6 +132,7 @@ CLAIMS: list[Claim] = [
             "tests/test_sequence_tasks.py",
             "tests/test_rnn_cells.py",
             "tests/test_music.py",
+            "tests/test_music_jsb.py",
         ),
         figures=("examples.png", "training_curves.png"),
         notes=(
@@ -150,10 +151,14 @@ CLAIMS: list[Claim] = [
             "treats every pitch as an independent coin with its training frequency. Full "
             "profile on the standard JSB split; published: Boulanger-Lewandowski 2012 RNN "
             "8.71, Chung 2014 GRU 8.54 / LSTM 8.67, Bai 2018 LSTM 8.45 / GRU 8.43 (about "
-            "300K parameters). The JSB target is judged on experiments.music_jsb (full "
-            "profile only): a 2-layer LSTM with 901K parameters, 12,000 steps, chosen on "
-            "the valid NLL of cut GPU runs; music's own full profile compares the three "
-            "cells at 1 layer and 6,000 steps on both datasets."
+            "300K parameters); Boulanger-Lewandowski 2012's RNN-RBM and RNN-NADE model the "
+            "notes of a frame jointly (structured outputs), a different model class. The "
+            "JSB target is judged on experiments.music_jsb (full profile only): it chooses "
+            "the cell, the width and, by early stopping, the step count from a grid fixed "
+            "in its config on the valid split alone (selection.json is written before the "
+            "test split is read) and scores only the chosen model on the test split; "
+            "music's own full profile compares the three cells at 1 layer and 6,000 steps "
+            "on both datasets."
         ),
     ),
     Claim(
@@ -237,56 +242,70 @@ CLAIMS: list[Claim] = [
     ),
     Claim(
         id="3.5",
-        statement="Truncated BPTT with a window shorter than the dependency cannot learn it.",
-        experiment="long_range",
+        statement=(
+            "Truncated BPTT with a window shorter than the dependency is biased against it: "
+            "no gradient reaches the dependency, and the network learns it far worse than "
+            "with full BPTT on the same data, though the uncut forward carry lets it learn "
+            "part of it."
+        ),
+        experiment="tbptt_window",
         criteria=(
             Criterion(
-                "adding_T50_lstm_tbptt_test_mse",
-                ">",
-                0.5 * _BASE,
-                why="LSTM with window K = 10 < every marker's lag stays near 1/6",
-            ),
-            Criterion(
-                "adding_T50_lstm_far_full_test_mse",
+                "covering_test_mse",
                 "<",
                 0.1 * _BASE,
-                why="control: the same LSTM with full BPTT on the same data solves it",
+                why="control: full BPTT (window 40 = T) on the same data and starts solves it",
             ),
             Criterion(
-                "adding_T100_lstm_tbptt_test_mse",
+                "short_marker_weight_change_max",
+                "<=",
+                0.0,
+                why="windows 5, 10, 20 < every lag: the weights that read the marker never "
+                "move from their initialisation (no gradient reaches a marker)",
+            ),
+            Criterion(
+                "covering_marker_weight_change_min",
                 ">",
-                0.5 * _BASE,
-                profiles=("full",),
-                why="T = 100: markers 10-100 steps back, window 10",
+                0.0,
+                why="while full BPTT trains them",
             ),
             Criterion(
-                "adding_T100_lstm_far_full_test_mse",
+                "short_over_covering_log10",
+                ">",
+                1.0,
+                why="the short windows' median MSE is over 10x full BPTT's",
+            ),
+            Criterion(
+                "short_test_mse",
                 "<",
-                0.1 * _BASE,
+                0.9 * _BASE,
                 profiles=("full",),
-                why="T = 100 control, full BPTT",
+                why="yet not unable: the short windows' median run explains over a tenth "
+                "of the target's variance",
             ),
         ),
-        tests=("tests/test_rnn_gradients.py", "tests/test_rnn_training.py"),
+        tests=("tests/test_rnn_gradients.py", "tests/test_tbptt_window.py"),
+        figures=("window_sweep.png",),
         notes=(
-            "Adding problem with both markers in the first T - K = 40 steps "
-            "(tasks.adding_batch(min_lag=K)), so the loss at step T never sends gradient "
-            "back to a marker when the carry is cut every K = 10 steps. Same data, seeds "
-            "and optimizer (Adam, clip 1) for the truncated run and the full-BPTT control. "
-            "Full profile (hidden 64, 3,000 steps): at T = 50 the truncated LSTM reaches "
-            "MSE 0.073, below the 0.083 line though 160x worse than the control: the "
-            "forward carry is never cut, so the markers' values still reach the last window. "
-            "Not through an untrained recurrence (an echo-state effect): "
-            "with the recurrence frozen and only the readout trained the same runs stay at "
-            "0.147 (results/full/long_range_echo_state/). The last window's gradient trains "
-            "the weights every step uses. At T = 100 the truncated LSTM stays at 0.142."
+            "Originally stated as: 'Truncated BPTT with a window shorter than the dependency "
+            "cannot learn it.' Restated because the evidence does not support 'cannot': on "
+            "the adding problem with both markers 30-39 steps before the end (T = 40, "
+            "tasks.adding_batch(min_lag=30, max_lag=39)), LSTMs trained with windows 5, 10 "
+            "and 20 from the same initialisations and batches as full BPTT end well above "
+            "full BPTT but below the 1/6 baseline, some below the 1/12 line of knowing one "
+            "addend (docs/results/rnn.md sets the two statements side by side). "
+            "The gradient is cut, the forward carry is not: the marked values still reach "
+            "the last window, and its gradient trains the weights every step uses. "
+            "Truncation biases learning toward short dependencies (Tallec and Ollivier "
+            "2017). Forget-gate bias 3 in every run, Adam, clipping at 1; seeds vmapped."
         ),
     ),
     Claim(
         id="3.6",
         statement=(
-            "The LSTM's cell path carries gradient over long lags, and on the adding "
-            "problem at T = 50 the LSTM and GRU succeed where the tanh RNN fails."
+            "The LSTM's cell path carries gradient over long lags, and on the adding problem "
+            "the LSTM and GRU succeed where the tanh RNN fails: at T = 50 without gradient "
+            "clipping, and at T = 100 with or without it."
         ),
         experiment="long_range",
         criteria=(
@@ -295,15 +314,22 @@ CLAIMS: list[Claim] = [
                 ">",
                 100.0,
                 experiment="rnn_gradients",
-                why="the LSTM keeps far more gradient at lag 50 than the tanh RNN",
+                why="at initialisation (forget bias 3) the LSTM keeps far more gradient at lag "
+                "50 than the tanh RNN",
             ),
             Criterion("adding_T50_lstm_test_mse", "<", 0.1 * _BASE, why="LSTM solves it"),
             Criterion("adding_T50_gru_test_mse", "<", 0.1 * _BASE, why="GRU solves it"),
             Criterion(
+                "adding_T50_lstm_test_mse_clip", "<", 0.1 * _BASE, why="... and with clipping"
+            ),
+            Criterion(
+                "adding_T50_gru_test_mse_clip", "<", 0.1 * _BASE, why="... and with clipping"
+            ),
+            Criterion(
                 "adding_T50_tanh_test_mse",
                 ">",
                 0.5 * _BASE,
-                why="tanh RNN stays near the 1/6 baseline",
+                why="tanh RNN without clipping stays near the 1/6 baseline",
             ),
             Criterion(
                 "adding_T100_lstm_test_mse",
@@ -320,6 +346,13 @@ CLAIMS: list[Claim] = [
                 why="T = 100: GRU solves it",
             ),
             Criterion(
+                "adding_T100_tanh_test_mse",
+                ">",
+                0.5 * _BASE,
+                profiles=("full",),
+                why="T = 100: the tanh RNN fails without clipping",
+            ),
+            Criterion(
                 "adding_T100_tanh_test_mse_clip",
                 ">",
                 0.5 * _BASE,
@@ -327,13 +360,29 @@ CLAIMS: list[Claim] = [
                 why="T = 100: the tanh RNN fails even with clipping",
             ),
         ),
-        tests=("tests/test_rnn_gradients.py", "tests/test_rnn_cells.py"),
+        tests=(
+            "tests/test_rnn_gradients.py",
+            "tests/test_rnn_cells.py",
+            "tests/test_claims_fail.py",
+        ),
         notes=(
             f"Baseline MSE 1/6 = {_BASE:.3f}. lstm_grad_ratio_lag50 (rnn_gradients): "
             "||d s_T/d s_{T-50}|| of an LSTM (forget bias 3) over ||dh_T/dh_{T-50}|| of a "
-            "tanh RNN with rho = 1, same N(0, I) inputs. Bai et al. 2018 at T = 600: LSTM "
-            "0.164, tanh RNN 0.177, GRU 5.3e-5 (full profile only). The copy task (full "
-            f"profile) has memoryless baseline 10 log 8 / (T + 20), log 8 = {math.log(8):.3f}."
+            "tanh RNN with rho = 1, same N(0, I) inputs, both at initialisation: it measures "
+            "what the architecture and its forget-gate bias provide before training (with "
+            "forget bias 0 the ratio is below 1, tests/test_claims_fail.py), not what "
+            "training does with it; the trained networks show their use of long lags on the "
+            "adding problem, whose runs keep no checkpoints to measure Jacobians on. "
+            "Clipping: the tanh RNN with clipping is in the comparison. At T = 50 it learns "
+            "the task in the full profile's 3,000 steps: adding_T50_tanh_test_mse_clip, the "
+            "median over 5 seeds, lies below the 0.1/6 line the LSTM and GRU are held to, and "
+            "its worst seed (_worst) far below the 1/6 baseline; not so in the quick "
+            "profile's 400 steps. So the tanh RNN's failure at "
+            "T = 50 is claimed without clipping only, and the claim that clipping does not "
+            "rescue it rests on T = 100. Bai et al. "
+            "2018 at T = 600: LSTM 0.164, tanh RNN 0.177, GRU 5.3e-5 (full profile only). The "
+            f"copy task (full profile) has memoryless baseline 10 log 8 / (T + 20), log 8 = "
+            f"{math.log(8):.3f}."
         ),
     ),
 ]

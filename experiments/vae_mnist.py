@@ -5,7 +5,9 @@ Trains (see experiments/configs/vae_mnist.py for the settings and binarisation):
 1. the main VAE on binarised MNIST (Bernoulli decoder) by the ELBO, and
    evaluates on the same fixed-binarised test images: the test ELBO, IWAE bounds
    for k in `iwae_ks`, importance-sampled log p(x), the naive prior estimate with
-   the same number of samples, the KL term and the active units;
+   the same number of samples, the KL term, the active and informative units and
+   the aggregate posterior's moments (1.7), and the decoder's log p(x|z) at each
+   posterior mean against references outside genjax (1.8; every model below too);
 2. the same decoder trained by maximum likelihood on the naive N-sample prior
    estimate (1.4) for each N, same steps and batch. Such a model has no encoder,
    and importance sampling needs a proposal, so afterwards an encoder is fitted
@@ -16,7 +18,8 @@ Trains (see experiments/configs/vae_mnist.py for the settings and binarisation):
    categorical decoders (prefixed metrics). A Gaussian density on [0, 1] pixels
    and a pmf over 17 levels are different measures: their nats do not compare;
 4. a digit classifier (the judge of claim 1.2) rates decoded VAE prior samples
-   beside a plain AE's Gaussian-fitted and outside-region samples;
+   beside a plain AE's Gaussian-fitted and outside-region samples; the moments of
+   that AE's test codes are 1.7's contrast;
 5. a latent-2 VAE and a latent-2 plain AE for the manifold figure.
 
     python -m experiments.vae_mnist --workdir runs/vae_mnist \\
@@ -35,6 +38,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
+import scipy.special
+import scipy.stats
+from sklearn.metrics import mean_squared_error
 
 from experiments import common
 from genjax import autoencoder as ae_lib
@@ -148,7 +155,8 @@ def _evaluate_chunk(
     model: models.VAE, params: Params, x: Array, key: PRNGKey,
     iwae_ks: tuple[int, ...], iwae_total: int, elbo_samples: int, is_samples: int, is_chunk: int,
 ) -> dict[str, Array]:  # fmt: skip
-    """Per-image [B] test quantities of x [B, D] (and the posterior means [B, d])."""
+    """Per-image [B] test quantities of x [B, D] (and the posterior means and log-variances
+    [B, d])."""
     encode_fn, log_likelihood_fn = models.model_fns(model, params)
     elbo_key, is_key, prior_key, iwae_key = jax.random.split(key, 4)
     mean, logvar = encode_fn(x)
@@ -160,6 +168,7 @@ def _evaluate_chunk(
         ),
         "log_px_prior_mc": models.log_px_prior_shared(prior_key, model, params, x, is_samples),
         "posterior_mean": mean,
+        "posterior_logvar": logvar,
     }
     b = x.shape[0]
     for k in iwae_ks:
@@ -190,19 +199,112 @@ def _evaluate(model, params, x: Array, key: PRNGKey, config) -> dict[str, float]
             )  # fmt: skip
         )
     per_image = {k: jnp.concatenate([c[k] for c in chunks], axis=0) for k in chunks[0]}
-    out = {
-        name: float(jnp.mean(value))
-        for name, value in per_image.items()
-        if name != "posterior_mean"
-    }
+    posterior = {k: per_image.pop(k) for k in ("posterior_mean", "posterior_logvar")}
+    out = {name: float(jnp.mean(value)) for name, value in per_image.items()}
     out["active_units"] = float(
-        models.active_units(per_image["posterior_mean"], config.active_unit_threshold)
+        models.active_units(posterior["posterior_mean"], config.active_unit_threshold)
     )
+    out["informative_units"] = informative_units(*posterior.values())
+    out.update(aggregate_posterior_moments(*posterior.values()))
+    out.update(decoder_likelihood_errors(model, params, x, posterior["posterior_mean"]))
     # The standard error of the IS estimate's mean over images (spread across images).
     out["log_px_is_std_error"] = float(
         jnp.std(per_image["log_px_is"]) / math.sqrt(per_image["log_px_is"].shape[0])
     )
     return out
+
+
+def gaussian_kl_to_standard_normal(mean: np.ndarray, cov: np.ndarray) -> float:
+    """KL(N(mean, cov) || N(0, I)) for mean [d] and a positive definite cov [d, d]."""
+    _, logdet = np.linalg.slogdet(cov)
+    return float(0.5 * (np.trace(cov) + mean @ mean - mean.shape[0] - logdet))
+
+
+def latent_moments(prefix: str, mean: np.ndarray, cov: np.ndarray) -> dict[str, float]:
+    """How far a latent distribution with moments (mean [d], cov [d, d]) is from N(0, I):
+    its largest |mean_j|, its largest |cov - I| entry, and the KL from the Gaussian with
+    these moments to N(0, I) (claim 1.7)."""
+    return {
+        f"{prefix}max_abs_mean": float(np.max(np.abs(mean))),
+        f"{prefix}max_abs_cov_dev": float(np.max(np.abs(cov - np.eye(mean.shape[0])))),
+        f"{prefix}gaussian_kl": gaussian_kl_to_standard_normal(mean, cov),
+    }
+
+
+def informative_units(posterior_mean: Array, posterior_logvar: Array) -> float:
+    """The latent dimensions j whose posterior means [N, d] vary across the images more than
+    the posterior's own noise: Var_n(mean_nj) > mean_n exp(logvar_nj), i.e. x decides more
+    than half of the aggregate posterior's variance there (claim 1.7). An encoder that
+    ignores x (untrained, or collapsed onto the prior) has none."""
+    mu = np.asarray(posterior_mean, np.float64)
+    noise = np.mean(np.exp(np.asarray(posterior_logvar, np.float64)), axis=0)
+    return float(np.sum(np.var(mu, axis=0) > noise))
+
+
+def aggregate_posterior_moments(posterior_mean: Array, posterior_logvar: Array):
+    """`latent_moments` of the aggregate posterior (1/N) sum_n q(z | x_n), exactly: its mean is
+    the mean of the posterior means [N, d], its covariance (law of total covariance) their
+    covariance plus the mean posterior variance. Metrics 'aggregate_posterior_*'."""
+    mu = np.asarray(posterior_mean, np.float64)
+    var = np.exp(np.asarray(posterior_logvar, np.float64))
+    cov = np.cov(mu, rowvar=False, bias=True) + np.diag(np.mean(var, axis=0))
+    return latent_moments("aggregate_posterior_", np.mean(mu, axis=0), np.atleast_2d(cov))
+
+
+def codes_moments(codes: Array) -> dict[str, float]:
+    """`latent_moments` of a plain autoencoder's codes [N, d] (metrics 'ae_codes_*')."""
+    codes = np.asarray(codes, np.float64)
+    cov = np.atleast_2d(np.cov(codes, rowvar=False, bias=True))
+    return latent_moments("ae_codes_", np.mean(codes, axis=0), cov)
+
+
+def reference_log_likelihoods(model: models.VAE, x: Array, out: dict[str, Array]):
+    """References for log p(x|z) [B] of data x [B, D] under the decoder outputs `out`, none
+    computed by genjax: {name: [B] float64}. Bernoulli: minus optax's binary cross-entropy
+    ('bce') and the pmf by scipy ('scipy', log sigmoid(+-logit) in float64); Gaussian:
+    -D MSE / (2 sigma^2) - (D / 2) log(2 pi sigma^2) with scikit-learn's MSE ('mse', fixed
+    variance only) and scipy.stats.norm's log-density ('scipy'); categorical: minus optax's
+    cross-entropy ('xent') and a scipy log-softmax in float64 ('scipy')."""
+    x64 = np.asarray(x, np.float64)
+    o64 = {name: np.asarray(value, np.float64) for name, value in out.items()}
+    if model.likelihood == "bernoulli":
+        bce = np.asarray(optax.sigmoid_binary_cross_entropy(out["logits"], x), np.float64)
+        log_pmf = np.where(x64 > 0.5, scipy.special.log_expit(o64["logits"]),
+                           scipy.special.log_expit(-o64["logits"]))  # fmt: skip
+        return {"bce": -np.sum(bce, axis=-1), "scipy": np.sum(log_pmf, axis=-1)}
+    if model.likelihood in ("gaussian", "gaussian_learned"):
+        mean = o64["mean"]
+        logvar = o64.get("logvar", np.full_like(mean, model.decoder_logvar))
+        log_pdf = scipy.stats.norm.logpdf(x64, mean, np.exp(0.5 * logvar))
+        refs = {"scipy": np.sum(log_pdf, axis=-1)}
+        if model.likelihood == "gaussian":
+            var, d = math.exp(model.decoder_logvar), x64.shape[-1]
+            mse = mean_squared_error(x64.T, mean.T, multioutput="raw_values")  # per image [B]
+            refs["mse"] = -d * mse / (2.0 * var) - 0.5 * d * math.log(2.0 * math.pi * var)
+        return refs
+    levels = np.rint(x64 * (model.levels - 1)).astype(np.int32)  # [B, D]
+    xent = optax.softmax_cross_entropy_with_integer_labels(out["logits"], jnp.asarray(levels))
+    log_probs = scipy.special.log_softmax(o64["logits"], axis=-1)  # [B, D, K]
+    picked = np.take_along_axis(log_probs, levels[..., None], axis=-1)[..., 0]
+    return {
+        "xent": -np.sum(np.asarray(xent, np.float64), axis=-1),
+        "scipy": np.sum(picked, axis=-1),
+    }
+
+
+def decoder_likelihood_errors(model: models.VAE, params: Params, x: Array, z: Array):
+    """Claim 1.8 on a model's own outputs: genjax's log p(x|z) of each image x [N, D] at its
+    latent z [N, d] (the posterior mean) against every `reference_log_likelihoods`, as the
+    largest relative difference over the images, |log p - ref| / (1 + |ref|).
+    Metrics 'decoder_loglik_vs_{reference}_max_rel_diff'."""
+    out = model.apply(params, z, method=models.VAE.decode)
+    got = np.asarray(models.decoder_log_likelihood(model, x, out), np.float64)
+    return {
+        f"decoder_loglik_vs_{name}_max_rel_diff": float(
+            np.max(np.abs(got - ref) / (1.0 + np.abs(ref)))
+        )
+        for name, ref in reference_log_likelihoods(model, x, out).items()
+    }
 
 
 def _report(prefix: str, ev: dict[str, float], config) -> dict[str, float]:
@@ -214,9 +316,13 @@ def _report(prefix: str, ev: dict[str, float], config) -> dict[str, float]:
         f"{prefix}test_kl": ev["kl"],
         f"{prefix}test_elbo_gap": ev["log_px_is"] - ev["elbo"],
         f"{prefix}active_units": ev["active_units"],
+        f"{prefix}informative_units": ev["informative_units"],
     }
     for k in config.iwae_ks:
         m[f"{prefix}test_iwae_k{k}"] = ev[f"iwae_k{k}"]
+    for name, value in ev.items():
+        if name.startswith(("aggregate_posterior_", "decoder_loglik_")):
+            m[f"{prefix}{name}"] = value
     return m
 
 
@@ -395,6 +501,7 @@ def _judge_study(config, model, params, mnist: _Mnist, keys, workdir: Path):
     }
     for probe, images in ae_probes.items():
         metrics[f"ae_{probe}_classifier_confidence"] = float(clf_lib.confidence(classify(images)))
+    metrics.update(codes_moments(ae_encode(mnist.test_gray[: x_eval.shape[0]])))
     return metrics, {"prior": prior_images[:64], "ae_gaussian": ae_probes["gaussian"][:64]}
 
 

@@ -374,32 +374,3 @@ def test_music_without_any_dataset_is_refused(tmp_path):
     with pytest.raises(common.ConfigError, match="nothing to train"):
         music.train_and_evaluate(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
-
-
-def test_music_jsb_is_music_with_the_chosen_model_on_the_standard_file(tmp_path, monkeypatch):
-    from experiments import common, music_jsb
-
-    monkeypatch.setenv("GENJAX_JSB_PATH", "/data/jsb_chorales_quarter.json")
-    full = common.get_config("music_jsb", "full").to_dict()
-    base = common.get_config("music", "full").to_dict()
-    changed = {k: full[k] for k in full if full[k] != base[k]}
-    assert set(full) == set(base)
-    assert changed == {
-        "data_path": "/data/jsb_chorales_quarter.json",
-        "chorales": False,
-        "cells": ("lstm",),
-        "num_layers": 2,
-        "num_steps": 12_000,
-    }
-    # The quick profile trains the same model, small, on any file of the standard format.
-    config = common.get_config("music_jsb", "quick")
-    config.data_path = str(_write(tmp_path, SMALL))
-    config.num_steps, config.eval_every, config.generate_frames = 4, 2, 4
-    config.batch_size, config.primer_frames, config.hidden_dim = 2, 1, 8
-    metrics = music_jsb.train_and_evaluate(config, tmp_path / "run")
-    assert np.isfinite(metrics["test_nll_per_step_selected"])
-    assert metrics["test_nll_per_step_selected"] == metrics["test_nll_per_step_lstm"]
-    assert not any(k.startswith("chorales_") for k in metrics)
-    config.data_path = str(tmp_path / "missing.json")
-    with pytest.raises(common.ConfigError, match="missing.json' is not a file"):
-        music_jsb.train_and_evaluate(config, tmp_path / "run2")

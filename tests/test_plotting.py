@@ -40,6 +40,7 @@ from experiments import (  # noqa: E402
     plotting,
     rnn_gradients,
     sequence_tasks,
+    tbptt_window,
     vae_mnist,
 )
 from experiments.configs import sequence_tasks as sequence_tasks_config  # noqa: E402
@@ -146,6 +147,15 @@ def _long_range(workdir):
         (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
         groups.append(d)
     assert long_range.plot_training_curves(groups, workdir) is not None
+
+
+def _tbptt_window(workdir):
+    from experiments.configs import tbptt_window as tbptt_window_config
+
+    config = tbptt_window_config.get_config("quick")
+    steps = np.array([50, 100, 150])
+    per_window = {k: RNG.random((3, config.num_seeds)) * 0.2 for k in config.windows}
+    tbptt_window.plot(config, steps, per_window, workdir)
 
 
 def _music(workdir):
@@ -255,6 +265,7 @@ CASES = {
     ),
     "likelihood_estimators": (_likelihood_estimators, {"estimator_error"}),
     "long_range": (_long_range, {"training_curves"}),
+    "tbptt_window": (_tbptt_window, {"window_sweep"}),
     "music": (_music, {"valid_curves", "piano_roll"}),
     "pca_vs_linear_ae": (_pca_vs_linear_ae, {"components", "principal_angles"}),
     "rnn_gradients": (_rnn_gradients, {"grad_norms_vs_lag"}),

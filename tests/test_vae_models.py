@@ -307,6 +307,13 @@ def test_vae_mnist_end_to_end(tmp_path):
             "naive_ml_vae_test_log_px_is"]  # fmt: skip
     keys += [f"test_iwae_k{k}" for k in (1, 5, 50)]
     keys += ["digits_categorical_test_elbo", "digits_categorical_test_log_px_is"]
+    keys += ["informative_units", "aggregate_posterior_gaussian_kl", "ae_codes_gaussian_kl"]
+    checks = [k for k in metrics if "decoder_loglik_vs_" in k]  # 1.8 on the trained outputs
+    assert sorted(checks) == sorted(
+        [f"decoder_loglik_vs_{r}_max_rel_diff" for r in ("bce", "scipy")]
+        + [f"digits_categorical_decoder_loglik_vs_{r}_max_rel_diff" for r in ("xent", "scipy")]
+    )
+    assert max(metrics[k] for k in checks) < 1e-4
     for key in keys:
         assert key in metrics and np.isfinite(metrics[key]), key
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics

@@ -5,7 +5,8 @@ Two sources, one format (`PolyphonicDataset`: per split, a list of [T_i, 88] rol
 - `load_polyphonic(path)`: the standard benchmark files of Boulanger-Lewandowski et
   al. 2012 (JSB Chorales, Nottingham, MuseData, Piano-midi.de) as a JSON or pickle
   object with keys 'train', 'valid', 'test', each a list of pieces, each a list of
-  time steps, each a list (or tuple) of the MIDI note numbers sounding.
+  time steps, each a list (or tuple) of the MIDI note numbers sounding;
+  `load_polyphonic_split(path, split)` reads one split of such a file.
 - `load_bach_chorales()`: a JSB-like dataset built from the Bach chorales that
   music21's package ships (no download): the four-part scores, sampled every
   quarter note (a pitch is on in frame t if a note sounds at offset t), leading and
@@ -71,12 +72,9 @@ def piano_roll(piece: Sequence[Sequence[int]], *, where: str = "piece") -> np.nd
     return roll
 
 
-def load_polyphonic(path: str | Path) -> PolyphonicDataset:
-    """Loads a standard polyphonic benchmark file (.json, or .pkl/.pickle) into piano rolls.
-
-    Raises FileNotFoundError for a missing file and ValueError, naming the split,
-    piece and time step, for anything that is not the format.
-    """
+def _read_polyphonic(path: str | Path) -> tuple[Path, dict]:
+    """(the path, the file's object with keys 'train', 'valid', 'test'), checks the format of
+    none of the pieces."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"polyphonic dataset {path} does not exist")
@@ -93,17 +91,38 @@ def load_polyphonic(path: str | Path) -> PolyphonicDataset:
         raise ValueError(f"{path} is not a readable JSON/pickle file: {e}") from e
     if not isinstance(data, dict) or any(s not in data for s in SPLITS):
         raise ValueError(f"{path}: expected an object with keys {SPLITS}")
-    rolls = {}
-    for split in SPLITS:
-        pieces = data[split]
-        if not isinstance(pieces, (list, tuple)) or not pieces:
-            raise ValueError(f"{path}: '{split}' must be a non-empty list of pieces")
-        rolls[split] = []
-        for i, piece in enumerate(pieces):
-            if not isinstance(piece, (list, tuple)) or len(piece) < 2:
-                raise ValueError(f"{path}: {split} piece {i} must be a list of >= 2 time steps")
-            rolls[split].append(piano_roll(piece, where=f"{path}: {split} piece {i}"))
-    return PolyphonicDataset(**rolls, name=path.stem)
+    return path, data
+
+
+def _split_rolls(path: Path, data: dict, split: str) -> list[np.ndarray]:
+    pieces = data[split]
+    if not isinstance(pieces, (list, tuple)) or not pieces:
+        raise ValueError(f"{path}: '{split}' must be a non-empty list of pieces")
+    rolls = []
+    for i, piece in enumerate(pieces):
+        if not isinstance(piece, (list, tuple)) or len(piece) < 2:
+            raise ValueError(f"{path}: {split} piece {i} must be a list of >= 2 time steps")
+        rolls.append(piano_roll(piece, where=f"{path}: {split} piece {i}"))
+    return rolls
+
+
+def load_polyphonic(path: str | Path) -> PolyphonicDataset:
+    """Loads a standard polyphonic benchmark file (.json, or .pkl/.pickle) into piano rolls.
+
+    Raises FileNotFoundError for a missing file and ValueError, naming the split,
+    piece and time step, for anything that is not the format.
+    """
+    path, data = _read_polyphonic(path)
+    return PolyphonicDataset(**{s: _split_rolls(path, data, s) for s in SPLITS}, name=path.stem)
+
+
+def load_polyphonic_split(path: str | Path, split: str) -> list[np.ndarray]:
+    """One split of a file `load_polyphonic` reads, as piano rolls; the other splits' pieces
+    are neither converted nor checked (nor kept). Raises as `load_polyphonic`."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    path, data = _read_polyphonic(path)
+    return _split_rolls(path, data, split)
 
 
 # ----------------------------------------------------------------------------- music21

@@ -149,6 +149,25 @@ def marginal_nll_per_step(
     return float(-ll.mean())
 
 
+def _training_loss(cell: CellLike, transpose_max: int, input_dropout: float,
+                   output_dropout: float) -> Callable:  # fmt: skip
+    """`loss_fn(params, batch, step_key)` for `train.make_train_step`: the NLL of a batch of
+    pieces, each transposed at random, with dropout on the inputs and outputs."""
+
+    def loss_fn(params, batch, step_key):
+        inputs, targets, lengths = batch
+        k_shift, k_drop = jax.random.split(step_key)
+        inputs = transpose(k_shift, inputs, transpose_max)
+        targets = transpose(k_shift, targets, transpose_max)
+        out = logits(
+            cell, params, inputs, lengths, key=k_drop, input_dropout=input_dropout,
+            output_dropout=output_dropout,
+        )  # fmt: skip
+        return arch.sequence_bernoulli_nll(out, targets, lengths), {}
+
+    return loss_fn
+
+
 class FitResult(NamedTuple):
     """What `fit` returns."""
 
@@ -176,6 +195,7 @@ def fit(
     input_dropout: float = 0.0,
     output_dropout: float = 0.0,
     skip_first: int = 1,
+    patience: int = 0,
 ) -> FitResult:
     """Trains a next-frame model on `arrays['train']`, keeping the step with the lowest valid NLL.
 
@@ -185,11 +205,15 @@ def fit(
     (`nll_per_step` with `skip_first`) is measured and the best step's parameters kept.
     With `ema_decay > 0` it is the moving average of the iterates
     (`genjax.train.param_ema`) that is evaluated and kept; the last iterate's valid NLL
-    is recorded beside it.
+    is recorded beside it. With `patience > 0` training stops early once that many steps
+    pass without a lower valid NLL (asked every `log_every` steps; the schedule stays
+    the one over `num_steps`).
 
     Args:
       arrays: {'train', 'valid'} -> (inputs, targets, lengths), as `data.music.pad_rolls`.
     """
+    if patience < 0:
+        raise ValueError(f"patience must be >= 0 (0: off), got {patience}")
     k_init, k_data, k_train = jax.random.split(key, 3)
     params = init(k_init, cell, hidden_dim, num_layers=num_layers)
     schedule = optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.05)
@@ -200,23 +224,14 @@ def fit(
     def model_params(state):
         return train.averaged_params(state.opt_state) if ema_decay > 0 else state.params
 
-    def loss_fn(params, batch, step_key):
-        inputs, targets, lengths = batch
-        k_shift, k_drop = jax.random.split(step_key)
-        inputs = transpose(k_shift, inputs, transpose_max)
-        targets = transpose(k_shift, targets, transpose_max)
-        out = logits(
-            cell, params, inputs, lengths, key=k_drop, input_dropout=input_dropout,
-            output_dropout=output_dropout,
-        )  # fmt: skip
-        return arch.sequence_bernoulli_nll(out, targets, lengths), {}
-
+    loss_fn = _training_loss(cell, transpose_max, input_dropout, output_dropout)
     nll = jax.jit(functools.partial(nll_per_step, cell, skip_first=skip_first))
-    best = {"nll": float("inf"), "params": params, "step": 0}
+    best = {"nll": float("inf"), "params": params, "step": 0, "evaluated": 0}
 
     def eval_fn(state):
         params = model_params(state)
         valid = float(nll(params, *arrays["valid"]))
+        best["evaluated"] = int(state.step)
         if valid < best["nll"]:
             best.update(nll=valid, params=jax.device_get(params), step=int(state.step))
         record, last = {"valid_nll": valid}, ""
@@ -227,11 +242,15 @@ def fit(
                  valid, best["nll"], best["step"], last)  # fmt: skip
         return record
 
+    def stop_fn(step, _):  # no lower valid NLL in the last `patience` evaluated steps
+        return best["evaluated"] - best["step"] >= patience
+
     result = train.train(
         train.create_train_state(params, optimizer, k_train),
         train.make_train_step(loss_fn, optimizer),
         make_batch_fn(arrays["train"], batch_size, k_data),
         num_steps, log_every=log_every, eval_fn=eval_fn, eval_every=eval_every,
+        stop_fn=stop_fn if patience else None,
     )  # fmt: skip
     evals = [r for r in result.history if "valid_nll" in r]
     return FitResult(best["params"], best["step"], evals, nll)

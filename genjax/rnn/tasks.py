@@ -8,6 +8,7 @@ Claims 3.3-3.6 in docs/claims.md.
   MSE = Var(U1 + U2) = 1/6 = 0.167. With `min_lag=L` both markers lie in the
   first T - L steps (one in each half of them), so every dependency is longer
   than L steps: truncated BPTT with a window K <= L never sees a marker (3.5).
+  `max_lag=M` also keeps them within M steps of the end: lags in [L, M].
 - Copy (Arjovsky et al. 2016): 10 symbols from {1..8}, T - 1 blanks (0), the
   delimiter 9, 10 blanks; the targets are T + 10 blanks then the 10 symbols.
   Memoryless baseline cross-entropy: 10 log 8 / (T + 20).
@@ -54,8 +55,13 @@ def _check(batch_size: int, length: int, min_length: int) -> None:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
-def adding_batch(key: PRNGKey, batch_size: int, length: int, *, min_lag: int = 0) -> AddingBatch:
+def adding_batch(
+    key: PRNGKey, batch_size: int, length: int, *, min_lag: int = 0, max_lag: int | None = None
+) -> AddingBatch:
     """A batch of the adding problem of length T (T >= 2).
+
+    A marker at step p has lag T - 1 - p: the steps from it to the last step, where the
+    target is read.
 
     Args:
       key: PRNG key.
@@ -63,6 +69,8 @@ def adding_batch(key: PRNGKey, batch_size: int, length: int, *, min_lag: int = 0
       length: T.
       min_lag: L >= 0; the markers lie at steps < T - L (T - L >= 2), one in each half of
         the first T - L steps, i.e. more than L steps before the end. 0: the standard task.
+      max_lag: M with L + 1 <= M <= T - 1, or None (T - 1); the markers lie at steps
+        >= T - 1 - M, one in each half of the steps [T - 1 - M, T - L): every lag in [L, M].
 
     Returns:
       AddingBatch(inputs [B, T, 2], targets [B]).
@@ -70,12 +78,17 @@ def adding_batch(key: PRNGKey, batch_size: int, length: int, *, min_lag: int = 0
     _check(batch_size, length, 2)
     if isinstance(min_lag, bool) or not isinstance(min_lag, int) or not 0 <= min_lag <= length - 2:
         raise ValueError(f"min_lag must be an integer in [0, length - 2], got {min_lag!r}")
+    max_lag = length - 1 if max_lag is None else max_lag
+    if isinstance(max_lag, bool) or not isinstance(max_lag, int):
+        raise ValueError(f"max_lag must be an integer or None, got {max_lag!r}")
+    if not min_lag + 1 <= max_lag <= length - 1:
+        raise ValueError(f"max_lag must be in [min_lag + 1, length - 1], got {max_lag!r}")
     k_v, k_1, k_2 = jax.random.split(key, 3)
-    span = length - min_lag
-    half = span // 2
+    start, stop = length - 1 - max_lag, length - min_lag  # the markers' steps: [start, stop)
+    half = start + (stop - start) // 2
     values = jax.random.uniform(k_v, (batch_size, length))
-    first = jax.random.randint(k_1, (batch_size,), 0, half)
-    second = jax.random.randint(k_2, (batch_size,), half, span)
+    first = jax.random.randint(k_1, (batch_size,), start, half)
+    second = jax.random.randint(k_2, (batch_size,), half, stop)
     steps = jnp.arange(length)[None, :]
     markers = ((steps == first[:, None]) | (steps == second[:, None])).astype(values.dtype)
     inputs = jnp.stack([values, markers], axis=-1)

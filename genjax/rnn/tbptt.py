@@ -9,6 +9,10 @@ per sequence); with window >= T it is the full BPTT gradient.
 
 As a training-step option: pass `window=K` to `genjax.rnn.architectures`'
 `many_to_one` / `many_to_many` inside the loss given to `make_train_step`.
+
+`gated_stacked` computes the same gradient from per-step gates (`window_gates`)
+instead of chunks: the window is then an array, not a shape, so runs with
+different windows can share one compiled, vmapped step (`genjax.rnn.training`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from genjax.rnn import unrolling
-from genjax.rnn.cells import Carry, CellLike, as_cell
+from genjax.rnn.cells import Carry, Cell, CellLike, as_cell
 from genjax.rnn.sequences import check_inputs
 from genjax.typing import Array, Params
 
@@ -80,4 +84,73 @@ def truncated_stacked(
 
     finals, ys = jax.lax.scan(body, list(carries), (jnp.arange(num_chunks), chunks))
     ys = jnp.swapaxes(ys, 0, 1).reshape(batch, padded, -1)[:, :time]
+    return finals, ys
+
+
+def window_gates(time: int, window: Array | int) -> Array:
+    """[T] float gates of truncated BPTT with window K (an int or a traced int scalar).
+
+    0 at the steps whose incoming carry `truncated_stacked` cuts (t = 0, K, 2K, ... < T
+    when K < T), 1 elsewhere; all 1 when K >= T (full BPTT).
+    """
+    t = jnp.arange(time)
+    window = jnp.asarray(window)
+    return jnp.where((window < time) & (t % window == 0), 0.0, 1.0)
+
+
+def _gated_cell(cell: Cell) -> Cell:
+    """`cell` reading [x_t, gate_t]: the incoming carry passes forward unchanged, its
+    gradient multiplied by gate_t (exactly 0 where the gate is 0)."""
+
+    def step(params: Params, carry: Carry, x: Array) -> tuple[Carry, Array]:
+        gate = x[-1]
+
+        def gated(c: Array) -> Array:
+            frozen = jax.lax.stop_gradient(c)
+            return frozen + gate * (c - frozen)  # value c; gradient gate * d/dc
+
+        return cell.step(params, jax.tree_util.tree_map(gated, carry), x[:-1])
+
+    return Cell(cell.name, cell.init, step, cell.initial_carry)
+
+
+def gated_stacked(
+    cell: CellLike,
+    layers: Sequence[Params],
+    xs: Array,
+    gates: Array,
+    *,
+    carries: Sequence[Carry] | None = None,
+    unroll: int | str = "auto",
+) -> tuple[list[Carry], Array]:
+    """`unrolling.stacked` with the gradient through the carry entering step t times gates[t].
+
+    The forward pass is `unrolling.stacked`'s. With `gates = window_gates(T, K)` the
+    gradient is `truncated_stacked`'s with window K, but `gates` is an array: under
+    `jax.vmap` each run may have its own window in one compiled step.
+
+    Args:
+      layers: per-layer params (unidirectional); every layer's carry is gated.
+      xs: [B, T, D], every sequence of full length T; gates: [T] (shared by the batch).
+      carries, unroll: as in `unrolling.stacked`.
+
+    Returns:
+      (per-layer final carries, last-layer outputs [B, T, H]).
+    """
+    cell = as_cell(cell)
+    check_inputs(xs, None)
+    if any(unrolling.is_bidirectional(layer) for layer in layers):
+        raise ValueError("truncated BPTT needs unidirectional layers")
+    batch, time = xs.shape[:2]
+    if jnp.shape(gates) != (time,):
+        raise ValueError(f"gates must have shape [T] = ({time},), got {jnp.shape(gates)}")
+    column = jnp.broadcast_to(jnp.asarray(gates, xs.dtype)[None, :, None], (batch, time, 1))
+    finals, ys = [], xs
+    for i, layer in enumerate(layers):
+        carry = None if carries is None else carries[i]
+        final, ys = unrolling.unroll(
+            _gated_cell(cell), layer, jnp.concatenate([ys, column], axis=-1),
+            carry=carry, unroll=unroll,
+        )  # fmt: skip
+        finals.append(final)
     return finals, ys
