@@ -267,6 +267,18 @@ def evaluate_claims(
     return out
 
 
+def _took(result: dict | None, profile: str) -> str:
+    """How a claim's own experiment's numbers came about, for the report."""
+    if result is None:  # a criterion of another experiment: its own runs only in other profiles
+        return f"not run in the {profile} profile"
+    seconds = result["seconds"]
+    took = "judged from its metrics.json" if seconds is None else f"{seconds:.0f} s"
+    original = result.get("original_seconds")
+    if seconds is None and isinstance(original, (int, float)):
+        took += f"; the run took {original:.0f} s"
+    return took
+
+
 def _row_result(passed: bool | None, criterion: claims_lib.Criterion) -> str:
     if passed is None:
         return f"not checked ({'/'.join(criterion.profiles)} profile only)"
@@ -349,16 +361,12 @@ def render_report(
                 f"| `{crit.lhs}`{source} | {_fmt(r['value'])} | {crit.op} {crit.threshold:g} | "
                 f"{_row_result(r['passed'], crit)} | {crit.why} |"
             )
-        seconds = results[c.experiment]["seconds"]
-        took = "judged from its metrics.json" if seconds is None else f"{seconds:.0f} s"
-        original = results[c.experiment].get("original_seconds")
-        if seconds is None and isinstance(original, (int, float)):
-            took += f"; the run took {original:.0f} s"
-        extras = [f"experiment `python -m experiments.{c.experiment}` ({took})"]
+        extras = [f"experiment `python -m experiments.{c.experiment}` "
+                  f"({_took(results.get(c.experiment), profile)})"]  # fmt: skip
         if c.tests:
             extras.append("tests " + ", ".join(f"`{t}`" for t in c.tests))
         lines += ["", "; ".join(extras) + "."]
-        if c.figures:
+        if c.figures and c.experiment in results:
             lines += ["", " ".join(f"![{f}]({c.experiment}/{f})" for f in c.figures)]
         lines.append("")
     return "\n".join(lines)

@@ -162,6 +162,30 @@ def test_an_experiment_the_main_job_runs_in_full_only_is_not_run_in_quick(
     assert "boom" in (tmp_path / "fake_bad" / "error.txt").read_text()
 
 
+def test_a_claim_whose_own_experiment_runs_in_full_only_is_skipped_in_quick(
+    tmp_path, monkeypatch, fake_registry
+):
+    C = claims_lib.Criterion
+    registry = [
+        claims_lib.Claim("9.1", "x is small", "fake_good", (C("x", "<", 1.0),)),
+        claims_lib.Claim(
+            "9.8",
+            "judged in full only",
+            "fake_bad",
+            (C("z", ">", 0.0, profiles=("full",)),),
+            figures=("z.png",),
+        ),  # fmt: skip
+    ]
+    monkeypatch.setattr(claims_lib, "CLAIMS", registry)
+    monkeypatch.setattr(sys.modules["experiments.configs.fake_bad"], "MAIN_JOB_PROFILES",
+                        ("full",), raising=False)  # fmt: skip
+    assert reproduce.reproduce(tmp_path, "quick") is True
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "### 9.8: SKIP" in report
+    assert "`python -m experiments.fake_bad` (not run in the quick profile)" in report
+    assert "fake_bad/z.png" not in report
+
+
 def test_parallel_jobs_give_the_same_report(tmp_path, fake_registry, monkeypatch):
     import concurrent.futures
 
