@@ -11,7 +11,8 @@
 # of the dependencies and has no network. $STEP_TIMEOUT (seconds, default 1800) bounds
 # each step. Exits 2 when JAX finds no GPU; otherwise 1 when any step fails, else 0.
 # Written: OUT_DIR/devices.txt (JAX, devices, GPU), tests.log, reproduce.log with the
-# main job's REPORT.md and report.json, one <benchmark>.txt per benchmark, summary.txt.
+# main job's REPORT.md and report.json, benchmarks.log with the benchmarks' JSON records
+# and reports under OUT_DIR/bench/ (`python -m benchmarks.run_all`), summary.txt.
 set -uo pipefail
 if [[ $# -ne 1 ]]; then
   echo "usage: bash benchmarks/device_check.sh OUT_DIR" >&2
@@ -60,7 +61,6 @@ step tests "$out/tests.log" "$py" -m pytest -q -p no:cacheprovider -n 4 tests
 step reproduce "$out/reproduce.log" \
   "$py" -m experiments.reproduce --workdir "$scratch/reproduce" --profile quick
 cp "$scratch/reproduce/REPORT.md" "$scratch/reproduce/report.json" "$out/" 2> /dev/null
-for bench in train_loop_overhead vae_step lstm_step gan_unrolled; do
-  step "$bench" "$out/$bench.txt" "$py" -m "benchmarks.$bench" --repeats 5
-done
+step benchmarks "$out/benchmarks.log" \
+  "$py" -m benchmarks.run_all --out "$out/bench" --repeats 5
 exit "$failed"

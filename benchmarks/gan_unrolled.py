@@ -1,7 +1,7 @@
 """The unrolled-GAN generator step in JAX (Python loop and lax.scan) vs PyTorch; vmapped seeds.
 
     python -m benchmarks.gan_unrolled [--repeats 7] [--steps 20] [--ks 0,1,5,10] [--no-torch]
-        [--parts a,b]
+        [--parts a,b] [--json PATH] [--quick] [--torch-threads N]
 
 The setting: G 256-128-128-2 (noise of
 dimension 256, two ReLU hidden layers of 128, 2-D output), D 2-128-128-1 (ReLU),
@@ -11,15 +11,16 @@ updates use Adam(1e-3, b1=0.5, eps_root=1e-8) (see `genjax.gan.unrolled`).
 (a) The unrolled generator step: `jax.value_and_grad` of
 `genjax.gan.unrolled_generator_loss` w.r.t. G's parameters (through k simulated
 Adam updates of D) followed by G's Adam update, jitted once with G's state
-donated, for each k in `--ks`, with the trace-time Python loop (`use_scan=False`)
-and with `lax.scan` (`use_scan=True`). The PyTorch peer (optional: `pip install
-genjax[bench]`) is the same step written by hand: k functional Adam updates of D
-with `torch.autograd.grad(..., create_graph=True)`, then the gradient w.r.t. G's
-parameters and a `torch.optim.Adam` step. Both sides start from the same weights
-and data; the script first checks that their G gradients agree. Printed: ms per
-step, torch/JAX ratios per k, the growth in ms per unit of k (least-squares
-slope), the scan/loop ratio, and the compile time (trace + lower + compile) of
-the loop and scan steps for each k.
+donated, for each k in `--ks`, with the trace-time Python loop (`use_scan=False`,
+the default, which the experiments use) and with `lax.scan` (`use_scan=True`).
+The PyTorch peer (optional: `pip install genjax[bench]`) is the same step written
+by hand: k functional Adam updates of D with `torch.autograd.grad(...,
+create_graph=True)`, then the gradient w.r.t. G's parameters and a
+`torch.optim.Adam` step. Both sides start from the same weights and data; the
+script first checks that their G gradients agree. Printed: ms per step, torch/JAX
+ratios per k, the growth in ms per unit of k (least-squares slope), the scan/loop
+ratio, and the compile time (trace + lower + compile) of the loop and scan steps
+for each k.
 
 (b) 10 seeds of the `gan_nonsaturating` variant (`genjax.gan.variants`, one D and
 one G step, each run drawing its own ring-of-8 data with
@@ -38,13 +39,20 @@ quote the ratios, not the milliseconds, on a shared machine. On an
 oversubscribed machine torch's OpenMP threads can stall each other (a small
 product can run over ten times slower on 2 threads than on 1 while other jobs
 hold the cores): pass `--torch-threads 1` there and say so.
+
+`--json PATH` writes the figures `torch_over_jax_k<k>` (torch step time / JAX
+Python-loop step time at each k: above 1, JAX is faster), `compile_s_k<k>` (the
+Python-loop step's compile seconds at the largest k), `vmap_over_sequential`
+(10 sequential calls' time / the multiseed vmapped step's time: above 1, vmap is
+faster), the medians and the environment (`benchmarks.common`). `--quick`: G
+8-16-16-2, D 2-16-16-1, batch 32, k in 0,1, 3 seeds, 2 x 2 steps.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
-import statistics
 import time
 
 import jax
@@ -52,24 +60,37 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks import common
 from benchmarks.vae_step import matmul_peak_gflops
 from genjax import gan, train
 from genjax.data import mixtures
 from genjax.gan import variants
 from genjax.train import MultiRunOptState, TrainState
 
-NOISE, HIDDEN, OUT, BATCH, SEEDS = 256, (128, 128), 2, 512, 10
+OUT = 2
 LR, B1, B2, EPS, EPS_ROOT = 1e-3, 0.5, 0.999, 1e-8, 1e-8
 
 
-def layer_dims(noise_dim: int = NOISE, hidden=HIDDEN, out_dim: int = OUT):
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    noise: int = 256
+    hidden: tuple[int, ...] = (128, 128)
+    batch: int = 512
+    seeds: int = 10
+    peak_n: int = 2048  # the side of the matmul that measures the peak
+
+
+FULL, QUICK = Sizes(), Sizes(noise=8, hidden=(16, 16), batch=32, seeds=3, peak_n=256)
+
+
+def layer_dims(sizes: Sizes = FULL):
     """((in, out) of G's dense layers), ((in, out) of D's dense layers)."""
-    g = tuple(zip((noise_dim, *hidden), (*hidden, out_dim), strict=True))
-    d = tuple(zip((out_dim, *hidden), (*hidden, 1), strict=True))
+    g = tuple(zip((sizes.noise, *sizes.hidden), (*sizes.hidden, OUT), strict=True))
+    d = tuple(zip((OUT, *sizes.hidden), (*sizes.hidden, 1), strict=True))
     return g, d
 
 
-def gan_step_flops(batch: int = BATCH, noise_dim: int = NOISE, hidden=HIDDEN) -> int:
+def gan_step_flops(sizes: Sizes = FULL) -> int:
     """Matmul FLOPs of one D step + one G step (forward, weight grads, needed input grads).
 
     D step: G forward on B noises (no gradient), D forward on B real + B fake, D's
@@ -77,7 +98,8 @@ def gan_step_flops(batch: int = BATCH, noise_dim: int = NOISE, hidden=HIDDEN) ->
     G step: G and D forward on B noises, input gradients through every D layer
     (no D weight gradients), G's weight gradients and input gradients but the first.
     """
-    g_layers, d_layers = layer_dims(noise_dim, hidden)
+    g_layers, d_layers = layer_dims(sizes)
+    batch = sizes.batch
     fwd = lambda layers, n: sum(2 * n * i * o for i, o in layers)
     first = lambda layers, n: 2 * n * layers[0][0] * layers[0][1]
     g_fwd, d_fwd = fwd(g_layers, batch), fwd(d_layers, batch)
@@ -86,28 +108,18 @@ def gan_step_flops(batch: int = BATCH, noise_dim: int = NOISE, hidden=HIDDEN) ->
     return d_step + g_step
 
 
-def _median_ms(times: list[float], steps: int) -> float:
-    return 1e3 * statistics.median(times) / steps
-
-
-def _timed(fn, *args) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
-
-
 # ----------------------------------------------------------------------------- (a) JAX
 
 
-def make_models(noise_dim: int = NOISE, hidden=HIDDEN, key=None):
+def make_models(sizes: Sizes = FULL, key=None):
     """(generate, discriminate, gen_params, disc_params): genjax's flax G and D, initialised."""
-    gen = gan.Generator(hidden=tuple(hidden), out_dim=OUT)
-    disc = gan.Discriminator(hidden=tuple(hidden))
+    gen = gan.Generator(hidden=tuple(sizes.hidden), out_dim=OUT)
+    disc = gan.Discriminator(hidden=tuple(sizes.hidden))
 
     @jax.jit  # one compilation instead of one per eager op
     def init(key):
         g_key, d_key = jax.random.split(key)
-        return gen.init(g_key, jnp.zeros((1, noise_dim))), disc.init(d_key, jnp.zeros((1, OUT)))
+        return gen.init(g_key, jnp.zeros((1, sizes.noise))), disc.init(d_key, jnp.zeros((1, OUT)))
 
     gen_params, disc_params = init(jax.random.PRNGKey(0) if key is None else key)
     return gen.apply, disc.apply, gen_params, disc_params
@@ -122,8 +134,7 @@ def disc_optimizer() -> optax.GradientTransformation:
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def unrolled_inputs(key, k: int, batch: int = BATCH, noise_dim: int = NOISE):
-    """(real_batches [k, B, 2] from the ring of 8, unroll_noise [k, B, z], noise [B, z])."""
+def _inputs(key, k: int, batch: int, noise_dim: int):
     r_key, u_key, n_key = jax.random.split(key, 3)
     real = mixtures.sample_mixture(r_key, k * batch, mixtures.ring_modes(), mixtures.RING_STD)
     return (
@@ -133,22 +144,27 @@ def unrolled_inputs(key, k: int, batch: int = BATCH, noise_dim: int = NOISE):
     )
 
 
-def make_unrolled_grad(generate, discriminate, use_scan: bool):
+def unrolled_inputs(key, k: int, sizes: Sizes = FULL):
+    """(real_batches [k, B, 2] from the ring of 8, unroll_noise [k, B, z], noise [B, z])."""
+    return _inputs(key, k, sizes.batch, sizes.noise)
+
+
+def make_unrolled_grad(generate, discriminate, use_scan: bool, remat: bool = False):
     """`(gen_params, disc_params, disc_opt_state, real, unroll_noise, noise) -> (loss, grads)`."""
 
     def loss(gp, dp, d_opt, real, unroll_noise, noise):
         return gan.unrolled_generator_loss(
             gp, dp, d_opt, real, unroll_noise, noise, generate=generate,
             discriminate=discriminate, disc_optimizer=disc_optimizer(), use_scan=use_scan,
-            generator_loss=gan.nonsaturating_generator_loss,
+            generator_loss=gan.nonsaturating_generator_loss, remat=remat,
         )  # fmt: skip
 
     return jax.value_and_grad(loss)
 
 
-def make_unrolled_step(generate, discriminate, use_scan: bool):
+def make_unrolled_step(generate, discriminate, use_scan: bool, remat: bool = False):
     """The generator step: unrolled gradient, then G's Adam update; G's state comes first."""
-    grad_fn = make_unrolled_grad(generate, discriminate, use_scan)
+    grad_fn = make_unrolled_grad(generate, discriminate, use_scan, remat)
     opt = gen_optimizer()
 
     def step(gp, g_opt, dp, d_opt, real, unroll_noise, noise):
@@ -159,12 +175,20 @@ def make_unrolled_step(generate, discriminate, use_scan: bool):
     return step
 
 
-def make_jax_unrolled(k: int, use_scan: bool, key=None):
-    """(run(n), compile seconds): n compiled unrolled G steps at the benchmark's sizes."""
-    generate, discriminate, gp, dp = make_models()
-    real, unroll_noise, noise = unrolled_inputs(jax.random.PRNGKey(1) if key is None else key, k)
-    gp = jax.tree.map(jnp.copy, gp)  # donated below
+def unrolled_step_args(k: int, sizes: Sizes = FULL, key=None):
+    """(generate, discriminate, the step's arguments (G's state copied: it is donated))."""
+    generate, discriminate, gp, dp = make_models(sizes)
+    real, unroll_noise, noise = unrolled_inputs(
+        jax.random.PRNGKey(1) if key is None else key, k, sizes
+    )
+    gp = jax.tree.map(jnp.copy, gp)
     args = (gp, gen_optimizer().init(gp), dp, disc_optimizer().init(dp), real, unroll_noise, noise)
+    return generate, discriminate, args
+
+
+def make_jax_unrolled(k: int, use_scan: bool, sizes: Sizes = FULL, key=None):
+    """(run(n), compile seconds): n compiled unrolled G steps."""
+    generate, discriminate, args = unrolled_step_args(k, sizes, key)
     jitted = jax.jit(make_unrolled_step(generate, discriminate, use_scan), donate_argnums=(0, 1))
     start = time.perf_counter()
     compiled = jitted.lower(*args).compile()
@@ -199,19 +223,17 @@ def _torch_mlp(torch, ps, x):
     return torch.nn.functional.linear(x, ps[-2], ps[-1])
 
 
-def make_torch_unrolled(k: int, key=None):
-    """(run(n), grads()) of the same unrolled step in PyTorch, or None without torch. On
-    the GPU when torch sees one (as JAX does), else on the CPU."""
-    try:
-        import torch
-    except ImportError:
+def make_torch_unrolled(torch, k: int, sizes: Sizes = FULL, key=None):
+    """(run(n), grads()) of the same unrolled step in PyTorch (`torch`: the module, or None:
+    returns None). On the GPU when torch sees one (as JAX does), else on the CPU."""
+    if torch is None:
         return None
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     softplus = torch.nn.functional.softplus
-    _, _, gp, dp = make_models()
+    _, _, gp, dp = make_models(sizes)
     real, unroll_noise, noise = (
         torch.from_numpy(np.array(a)).to(dev)
-        for a in unrolled_inputs(jax.random.PRNGKey(1) if key is None else key, k)
+        for a in unrolled_inputs(jax.random.PRNGKey(1) if key is None else key, k, sizes)
     )
     g = [torch.tensor(a, requires_grad=True, device=dev) for a in dense_list(gp["params"]["mlp"])]
     d = [torch.tensor(a, requires_grad=True, device=dev) for a in dense_list(dp["params"])]
@@ -251,15 +273,15 @@ def make_torch_unrolled(k: int, key=None):
     return run, grads
 
 
-def check_torch_gradients(k: int) -> float | None:
+def check_torch_gradients(torch, k: int, sizes: Sizes = FULL) -> float | None:
     """Max |JAX grad - torch grad| / max |JAX grad| of G's unrolled gradient at step 0, both
     at full float32 matmul precision (with a GPU's default TF32 matmuls in JAX the
     difference to torch's float32 is of order 0.1)."""
-    peer = make_torch_unrolled(k)
+    peer = make_torch_unrolled(torch, k, sizes)
     if peer is None:
         return None
-    generate, discriminate, gp, dp = make_models()
-    real, unroll_noise, noise = unrolled_inputs(jax.random.PRNGKey(1), k)
+    generate, discriminate, gp, dp = make_models(sizes)
+    real, unroll_noise, noise = unrolled_inputs(jax.random.PRNGKey(1), k, sizes)
     d_opt = disc_optimizer().init(dp)
     with jax.default_matmul_precision("highest"):
         _, grads = jax.jit(make_unrolled_grad(generate, discriminate, use_scan=False))(
@@ -268,30 +290,25 @@ def check_torch_gradients(k: int) -> float | None:
     ours = dense_list(grads["params"]["mlp"])
     theirs = [t.detach().cpu().numpy() for t in peer[1]()]
     scale = max(np.abs(a).max() for a in ours)
-    return max(np.abs(a - b).max() for a, b in zip(ours, theirs, strict=True)) / scale
+    return float(max(np.abs(a - b).max() for a, b in zip(ours, theirs, strict=True)) / scale)
 
 
-def benchmark_unrolled(ks, repeats: int, steps: int, use_torch: bool):
+def benchmark_unrolled(ks, repeats: int, steps: int, torch, sizes: Sizes = FULL):
     """{k: {'loop', 'scan', 'torch': ms}}, {k: {'loop', 'scan': compile s}}."""
     runners, compile_s = {}, {}
     for k in ks:
-        loop, loop_c = make_jax_unrolled(k, use_scan=False)
-        scan, scan_c = make_jax_unrolled(k, use_scan=True)
-        runners[k] = {"loop": loop, "scan": scan}
+        loop, loop_c = make_jax_unrolled(k, use_scan=False, sizes=sizes)
+        scan, scan_c = make_jax_unrolled(k, use_scan=True, sizes=sizes)
+        runners[(k, "loop")], runners[(k, "scan")] = loop, scan
         compile_s[k] = {"loop": loop_c, "scan": scan_c}
-        peer = make_torch_unrolled(k) if use_torch else None
+        peer = make_torch_unrolled(torch, k, sizes)
         if peer is not None:
-            runners[k]["torch"] = peer[0]
+            runners[(k, "torch")] = peer[0]
         print(f"  k={k}: compiled loop {loop_c:.2f} s, scan {scan_c:.2f} s", flush=True)
-    for per_k in runners.values():  # warm-up
-        for run in per_k.values():
-            run(2)
-    times = {k: {name: [] for name in per_k} for k, per_k in runners.items()}
-    for _ in range(repeats):
-        for k, per_k in runners.items():
-            for name, run in per_k.items():  # interleaved
-                times[k][name].append(_timed(run, steps))
-    ms = {k: {n: _median_ms(ts, steps) for n, ts in per_k.items()} for k, per_k in times.items()}
+    seconds = common.interleaved(runners, repeats, steps)
+    ms = {k: {} for k in ks}
+    for (k, name), value in seconds.items():
+        ms[k][name] = 1e3 * value
     return ms, compile_s
 
 
@@ -299,17 +316,17 @@ def slope_fit(ks, values) -> tuple[float, float]:
     """(slope per unit k, intercept) of a least-squares line through (k, value)."""
     if len(set(ks)) < 2:
         return float("nan"), float("nan")
-    slope, intercept = np.polyfit(np.asarray(ks, float), np.asarray(values, float), 1)
-    return float(slope), float(intercept)
+    fit = common.line_fit(list(ks), list(values))
+    return fit["slope"], fit["intercept"]
 
 
 # ----------------------------------------------------------------------------- (b) seeds
 
 
-def make_variant_parts(batch: int = BATCH, noise_dim: int = NOISE, hidden=HIDDEN):
+def make_variant_parts(sizes: Sizes = FULL):
     """(single-run step, init(key) -> TrainState) of the 'gan_nonsaturating' variant."""
-    gen = gan.Generator(hidden=tuple(hidden), out_dim=OUT)
-    disc = gan.Discriminator(hidden=tuple(hidden))
+    gen = gan.Generator(hidden=tuple(sizes.hidden), out_dim=OUT)
+    disc = gan.Discriminator(hidden=tuple(sizes.hidden))
     gen_opt, disc_opt = gen_optimizer(), disc_optimizer()
     modes = jnp.asarray(mixtures.ring_modes())
 
@@ -319,23 +336,22 @@ def make_variant_parts(batch: int = BATCH, noise_dim: int = NOISE, hidden=HIDDEN
     step = variants.make_variant_step(
         variants.get_variant("gan_nonsaturating"), generate=gen.apply,
         discriminate=disc.apply, gen_optimizer=gen_opt, disc_optimizer=disc_opt,
-        sample_data=sample_data, noise_dim=noise_dim, batch_size=batch,
+        sample_data=sample_data, noise_dim=sizes.noise, batch_size=sizes.batch,
     )  # fmt: skip
 
     def init(key):
         g_key, d_key, run_key = jax.random.split(key, 3)
         return gan.init_gan_state(
-            gen.init(g_key, jnp.zeros((1, noise_dim))), disc.init(d_key, jnp.zeros((1, OUT))),
+            gen.init(g_key, jnp.zeros((1, sizes.noise))), disc.init(d_key, jnp.zeros((1, OUT))),
             gen_opt, disc_opt, run_key,
         )  # fmt: skip
 
     return step, init
 
 
-def make_jax_seed_runners(seeds: int = SEEDS) -> dict:
-    """{name: run(n)}: n training steps of all `seeds` runs, several ways."""
-    step, init = make_variant_parts()
-    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+def _stacked_step_fns(step) -> dict:
+    """{name: jitted step of all runs' stacked TrainState}: the engine's vmap, a bare
+    `jax.vmap` of the step, and the engine's `lax.map`."""
 
     def per_run(state):
         def one(params, opt_state, key):
@@ -355,15 +371,21 @@ def make_jax_seed_runners(seeds: int = SEEDS) -> dict:
 
     multi = train.make_multi_run_step(run_step)
     mapped = train.make_multi_run_step(run_step, runs_axis="map")
-    stacked_fns = {
+    return {
         "vmap (multiseed)": jax.jit(lambda s: multi(s, None), donate_argnums=(0,)),
         "vmap (bare jax.vmap)": jax.jit(bare_vmap, donate_argnums=(0,)),
         "lax.map (multiseed, runs_axis='map')": jax.jit(
             lambda s: mapped(s, None), donate_argnums=(0,)
         ),
     }
-    single = jax.jit(run_step, donate_argnums=(0,))
-    runners = {}
+
+
+def make_jax_seed_runners(sizes: Sizes = FULL) -> dict:
+    """{name: run(n)}: n training steps of all `sizes.seeds` runs, several ways."""
+    step, init = make_variant_parts(sizes)
+    seeds = sizes.seeds
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    single = jax.jit(lambda state: step(state, None), donate_argnums=(0,))
     holder = {"sequential": [init(key) for key in keys]}
 
     def sequential(n: int) -> None:
@@ -373,7 +395,7 @@ def make_jax_seed_runners(seeds: int = SEEDS) -> dict:
                 states[r], metrics = single(states[r])
         jax.block_until_ready(metrics)
 
-    runners["sequential (10 calls)"] = sequential
+    runners = {SEQUENTIAL: sequential}
 
     def make_stacked(name, fn):
         holder[name] = train.stack_runs(init, keys)
@@ -387,20 +409,23 @@ def make_jax_seed_runners(seeds: int = SEEDS) -> dict:
 
         return run
 
-    for name, fn in stacked_fns.items():
+    for name, fn in _stacked_step_fns(step).items():
         runners[name] = make_stacked(name, fn)
     return runners
 
 
-def make_torch_seed_runners(seeds: int = SEEDS, batch: int = BATCH, noise_dim: int = NOISE):
+SEQUENTIAL, TORCH_SEQUENTIAL = "sequential (one call per seed)", "torch sequential"
+
+
+def make_torch_seed_runners(torch, sizes: Sizes = FULL):
     """{name: run(n)} of the same D+G step with torch.func: sequential and vmapped, or {}."""
-    try:
-        import torch
-        from torch.func import grad, vmap
-    except ImportError:
+    if torch is None:
         return {}
+    from torch.func import grad, vmap
+
     softplus = torch.nn.functional.softplus
-    g_layers, d_layers = layer_dims(noise_dim)
+    seeds, batch, noise_dim = sizes.seeds, sizes.batch, sizes.noise
+    g_layers, d_layers = layer_dims(sizes)
     gen = torch.Generator().manual_seed(0)
 
     def init(layers):
@@ -459,21 +484,15 @@ def make_torch_seed_runners(seeds: int = SEEDS, batch: int = BATCH, noise_dim: i
                 for r in range(seeds):
                     singles[r] = list(step(*singles[r], *data((batch,)), counter["seq"]))
 
-    return {"torch sequential (10 calls)": run_sequential, "torch.func.vmap": run_vmap}
+    return {TORCH_SEQUENTIAL: run_sequential, "torch.func.vmap": run_vmap}
 
 
-def benchmark_seeds(repeats: int, steps: int, use_torch: bool) -> dict[str, float]:
-    """{name: ms per step of all seeds}."""
-    runners = make_jax_seed_runners()
-    if use_torch:
-        runners.update(make_torch_seed_runners())
-    for run in runners.values():
-        run(2)  # compile and warm up
-    times = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, run in runners.items():
-            times[name].append(_timed(run, steps))
-    return {name: _median_ms(ts, steps) for name, ts in times.items()}
+def benchmark_seeds(repeats: int, steps: int, torch, sizes: Sizes = FULL) -> dict[str, float]:
+    """{name: ms per step of all seeds}, the runners interleaved."""
+    runners = make_jax_seed_runners(sizes)
+    runners.update(make_torch_seed_runners(torch, sizes))
+    seconds = common.interleaved(runners, repeats, steps)
+    return {name: 1e3 * value for name, value in seconds.items()}
 
 
 # ----------------------------------------------------------------------------- report
@@ -504,17 +523,17 @@ def unrolled_table(ks, ms, compile_s, use_torch: bool) -> list[str]:
     return lines
 
 
-def seeds_table(seed_ms: dict[str, float], flops: float, peak: float) -> list[str]:
+def seeds_table(seed_ms: dict[str, float], sizes: Sizes, flops: float, peak: float) -> list[str]:
     """(b)'s report: each runner's ms, speedup over its sequential peer, and GFLOP/s."""
-    lines = ["", f"## (b) {SEEDS} seeds, one D + one G step (ms per step of all seeds)", ""]
+    seeds = sizes.seeds
+    lines = ["", f"## (b) {seeds} seeds, one D + one G step (ms per step of all seeds)", ""]
     lines += [f"FLOPs of one seed's D+G step (matmuls): {flops / 1e9:.3f} GFLOP; "
-              f"float32 2048^3 matmul peak: {peak:.1f} GFLOP/s", ""]  # fmt: skip
+              f"float32 {sizes.peak_n}^3 matmul peak: {peak:.1f} GFLOP/s", ""]  # fmt: skip
     lines += ["| runner | ms | speedup vs sequential | GFLOP/s | fraction of peak |",
               "|---|---|---|---|---|"]  # fmt: skip
     for name, value in seed_ms.items():
-        base = seed_ms["torch sequential (10 calls)" if name.startswith("torch") else
-                       "sequential (10 calls)"]  # fmt: skip
-        gflops = SEEDS * flops / (value / 1e3) / 1e9
+        base = seed_ms[TORCH_SEQUENTIAL if name.startswith("torch") else SEQUENTIAL]
+        gflops = seeds * flops / (value / 1e3) / 1e9
         lines.append(f"| {name} | {value:.2f} | {base / value:.2f} | {gflops:.1f} | "
                      f"{gflops / peak:.1%} |")  # fmt: skip
     return lines
@@ -523,51 +542,88 @@ def seeds_table(seed_ms: dict[str, float], flops: float, peak: float) -> list[st
 # ----------------------------------------------------------------------------- main
 
 
-def main():
+def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=20, help="steps per timed run")
-    parser.add_argument("--ks", default="0,1,5,10", help="comma-separated unroll steps")
+    parser.add_argument("--repeats", type=int, default=None, help="default 7 (quick: 2)")
+    parser.add_argument("--steps", type=int, default=None, help="steps per timed run (20; 2)")
+    parser.add_argument("--ks", default=None, help="comma-separated unroll steps (0,1,5,10; 0,1)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peers")
     parser.add_argument(
         "--parts", default="a,b", help="which parts to run: a (unrolled step), b (seeds), or both"
     )
-    parser.add_argument(
-        "--torch-threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)"
-    )
-    args = parser.parse_args()
-    ks = [int(k) for k in args.ks.split(",")]
-    if any(k < 0 for k in ks):
-        parser.error(f"--ks must be >= 0, got {ks}")
-    parts = set(args.parts.split(","))
-    if not parts or not parts <= {"a", "b"}:
-        parser.error(f"--parts must be a, b or a,b; got {args.parts!r}")
-    use_torch = not args.no_torch
-    if use_torch:
-        try:
-            import torch
-        except ImportError:
-            print("PyTorch not installed (pip install genjax[bench]): no comparison")
-            use_torch = False
-    print(f"devices: {jax.devices()}")
-    if use_torch:
-        if args.torch_threads:
-            torch.set_num_threads(args.torch_threads)
-        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-        check_k = max(1, min(ks))
-        err = check_torch_gradients(check_k)
-        print(f"G gradient, JAX vs torch at k={check_k}: max abs diff / max abs = {err:.1e}")
+    common.add_common_args(parser)
+    args = parser.parse_args(argv)
+    common.fill(args, "repeats", 2, 7)
+    common.fill(args, "steps", 2, 20)
+    ks = args.ks or ("0,1" if args.quick else "0,1,5,10")
+    try:
+        args.ks = [int(k) for k in ks.split(",")]
+    except ValueError:
+        parser.error(f"--ks must be comma-separated integers, got {ks!r}")
+    if any(k < 0 for k in args.ks):
+        parser.error(f"--ks must be >= 0, got {args.ks}")
+    args.parts = set(args.parts.split(","))
+    if not args.parts <= {"a", "b"}:
+        parser.error(f"--parts must be a, b or a,b; got {','.join(sorted(args.parts))!r}")
+    common.check_common_args(parser, args)
+    return args
 
-    if "a" in parts:
-        print(
-            f"(a) unrolled G step, batch {BATCH}, {args.repeats} x {args.steps} steps, compiling:"
-        )
-        ms, compile_s = benchmark_unrolled(ks, args.repeats, args.steps, use_torch)
-        print("\n".join(unrolled_table(ks, ms, compile_s, use_torch)), flush=True)
-    if "b" in parts:
-        print(f"(b) {SEEDS} seeds, gan_nonsaturating, batch {BATCH}: timing ...", flush=True)
-        seed_ms = benchmark_seeds(args.repeats, args.steps, use_torch)
-        print("\n".join(seeds_table(seed_ms, gan_step_flops(), matmul_peak_gflops())))
+
+def run_part_a(args, sizes: Sizes, torch, rec: common.Recorder) -> None:
+    """Times (a) and adds its figures: torch / JAX loop per k, the loop's compile at max k."""
+    print(f"(a) unrolled G step, batch {sizes.batch}, {args.repeats} x {args.steps} steps, "
+          "compiling:")  # fmt: skip
+    ms, compile_s = benchmark_unrolled(args.ks, args.repeats, args.steps, torch, sizes)
+    print("\n".join(unrolled_table(args.ks, ms, compile_s, torch is not None)), flush=True)
+    rec.raw["unrolled_ms"] = {str(k): v for k, v in ms.items()}
+    rec.raw["unrolled_compile_s"] = {str(k): v for k, v in compile_s.items()}
+    if torch is not None:
+        for k in args.ks:
+            rec.figure(f"torch_over_jax_k{k}", ms[k]["torch"] / ms[k]["loop"],
+                       f"torch step time / JAX step time at k = {k}, JAX with the Python "
+                       "loop (use_scan=False, the default); > 1: JAX is faster")  # fmt: skip
+    top = max(args.ks)
+    rec.figure(f"compile_s_k{top}", compile_s[top]["loop"],
+               f"seconds to lower and compile the JAX step at k = {top} with the Python loop "
+               "(use_scan=False, the default); lower is better")  # fmt: skip
+
+
+def run_part_b(args, sizes: Sizes, torch, rec: common.Recorder) -> None:
+    """Times (b) and adds its figure: sequential calls' time / the multiseed vmap's time."""
+    print(f"(b) {sizes.seeds} seeds, gan_nonsaturating, batch {sizes.batch}: timing ...",
+          flush=True)  # fmt: skip
+    seed_ms = benchmark_seeds(args.repeats, args.steps, torch, sizes)
+    flops, peak = gan_step_flops(sizes), matmul_peak_gflops(sizes.peak_n, args.repeats)
+    print("\n".join(seeds_table(seed_ms, sizes, flops, peak)))
+    rec.raw.update(seeds_ms=seed_ms, step_gflop=flops / 1e9, peak_gflops=peak)
+    rec.figure("vmap_over_sequential", seed_ms[SEQUENTIAL] / seed_ms["vmap (multiseed)"],
+               f"time of {sizes.seeds} sequential jitted single-seed steps / time of one "
+               "vmapped multiseed step (genjax.train.make_multi_run_step); > 1: vmap is "
+               "faster")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    rec = common.Recorder("gan_unrolled", {
+        **dataclasses.asdict(sizes), "ks": args.ks, "repeats": args.repeats, "steps": args.steps,
+        "parts": sorted(args.parts), "torch": not args.no_torch, "quick": args.quick,
+    })  # fmt: skip
+    torch = None if args.no_torch else common.import_torch(args.torch_threads)
+    if torch is None and not args.no_torch:
+        print("PyTorch not installed (pip install genjax[bench]): no comparison")
+    print(f"devices: {jax.devices()}")
+    if torch is not None:
+        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+        check_k = max(1, min(args.ks))
+        err = check_torch_gradients(torch, check_k, sizes)
+        rec.raw["gradient_check"] = {"k": check_k, "relative_max_abs_diff": err}
+        print(f"G gradient, JAX vs torch at k={check_k}: max abs diff / max abs = {err:.1e}")
+    if "a" in args.parts:
+        run_part_a(args, sizes, torch, rec)
+    if "b" in args.parts:
+        run_part_b(args, sizes, torch, rec)
+    return rec.write(args.json)
 
 
 if __name__ == "__main__":

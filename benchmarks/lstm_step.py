@@ -1,6 +1,7 @@
 """The LSTM training step: genjax's scan unroll vs flax nn.RNN vs torch.nn.LSTM; remat memory.
 
     python -m benchmarks.lstm_step [--repeats 7] [--steps 30] [--no-torch] [--torch-threads N]
+        [--json PATH] [--quick]
 
 The setting: a 1-layer LSTM, batch 32,
 length 100, input 32, hidden 128, float32, CPU; the loss is the MSE of a linear
@@ -31,11 +32,19 @@ compiled step: temporaries, arguments, outputs) of a length-1,000 sequence's
 step with and without rematerialisation, and that step's time; and where the time
 goes: the forward pass alone, and the per-iteration cost of a 32x128 @ 128x512
 matmul inside `lax.scan` against the same loop in torch.
+
+`--json PATH` writes the figures `torch_over_default` (torch step time / the
+step time of genjax's default, `genjax.rnn.unroll` with `unroll='auto'`: 1 on a
+CPU, 8 on a GPU) and `torch_over_best` (torch step time / the fastest JAX
+candidate's), both above 1 when JAX is faster, the medians and the environment
+(`benchmarks.common`). `--quick`: batch 4, length 8, input 4, hidden 8, a
+length-32 memory step, three candidates, 2 x 3 steps.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import statistics
 import time
@@ -46,20 +55,28 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks import common
+from benchmarks.common import timed as _timed
 from genjax.rnn import cells, cudnn, fused, unrolling
 
 BATCH, LENGTH, INPUT, HIDDEN, OUT, LONG = 32, 100, 32, 128, 1, 1000
 LR = 1e-3
 
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    batch: int = BATCH
+    length: int = LENGTH
+    input: int = INPUT
+    hidden: int = HIDDEN
+    long: int = LONG  # the length of the memory report's step
+
+
+FULL, QUICK = Sizes(), Sizes(batch=4, length=8, input=4, hidden=8, long=32)
+
 REMAT_LSTM = cells.Cell(
     "lstm", cells.init_lstm, jax.checkpoint(cells.lstm_step), cells.lstm_initial_carry
 )
-
-
-def _timed(fn, *args) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
 
 
 # ----------------------------------------------------------------------------- models
@@ -182,10 +199,20 @@ def flax_loss(hidden: int = HIDDEN):
     return loss
 
 
-def jax_variants(params, hidden: int = HIDDEN) -> dict:
-    """{name: (loss(params, xs, targets), params)}: every JAX candidate from the same weights."""
+BASE = "genjax (unroll=1)"
+FUSED = "genjax fused backward (genjax.rnn.fused)"
+
+
+def default_name() -> str:
+    """The candidate that is genjax's default: `unroll='auto'` on this backend."""
+    return f"genjax (unroll={unrolling.resolve_unroll('auto')})"
+
+
+def jax_variants(params, hidden: int = HIDDEN, names=None) -> dict:
+    """{name: (loss(params, xs, targets), params)}: every JAX candidate from the same weights
+    (only those in `names` when given)."""
     flax_params = {"lstm": to_flax(params["lstm"]), "readout": params["readout"]}
-    return {
+    every = {
         "genjax (unroll=1)": (genjax_loss(), params),
         "genjax (unroll=4)": (genjax_loss(unroll=4), params),
         "genjax (unroll=8)": (genjax_loss(unroll=8), params),
@@ -193,11 +220,12 @@ def jax_variants(params, hidden: int = HIDDEN) -> dict:
         "hoisted input proj (unroll=1)": (hoisted_loss(1), params),
         "hoisted input proj (unroll=8)": (hoisted_loss(8), params),
         "concat [x, h] matmul": (concat_loss(1), params),
-        "genjax fused backward (genjax.rnn.fused)": (fused_loss, params),
+        FUSED: (fused_loss, params),
         "flax nn.RNN(OptimizedLSTMCell)": (flax_loss(hidden), flax_params),
         **({"genjax cuDNN (jax.experimental.rnn)": (cudnn_loss, params)}
            if cudnn.available() else {}),
     }  # fmt: skip
+    return every if names is None else {n: v for n, v in every.items() if n in names}
 
 
 def cudnn_loss(params, xs, targets):
@@ -243,11 +271,10 @@ def make_jax_runner(loss_fn, params, xs, targets):
     return run, compile_s, float(initial)
 
 
-def make_torch_runner(params, xs, targets):
-    """(run(n), initial loss) of torch.nn.LSTM with the same weights, or None without torch."""
-    try:
-        import torch
-    except ImportError:
+def make_torch_runner(torch, params, xs, targets):
+    """(run(n), initial loss) of torch.nn.LSTM with the same weights (`torch`: the module, or
+    None: returns None)."""
+    if torch is None:
         return None
     p = {k: torch.from_numpy(np.array(v)) for k, v in params["lstm"].items()}
     lstm = torch.nn.LSTM(p["W_x"].shape[1], p["W_h"].shape[1], batch_first=True)
@@ -286,10 +313,10 @@ def make_torch_runner(params, xs, targets):
 # ----------------------------------------------------------------------------- extras
 
 
-def memory_report(length: int = LONG, repeats: int = 3) -> dict[str, dict[str, float]]:
-    """{'no remat' | 'remat': bytes of the compiled step at T = `length`, and its ms}."""
-    params = init_params(jax.random.PRNGKey(0))
-    xs, targets = make_data(jax.random.PRNGKey(1), length=length)
+def memory_report(sizes: Sizes = FULL, repeats: int = 3) -> dict[str, dict[str, float]]:
+    """{'no remat' | 'remat': bytes of the compiled step at T = `sizes.long`, and its ms}."""
+    params = init_params(jax.random.PRNGKey(0), sizes.input, sizes.hidden)
+    xs, targets = make_data(jax.random.PRNGKey(1), sizes.batch, sizes.long, sizes.input)
     out = {}
     for name, loss_fn in (("no remat", genjax_loss()), ("remat", genjax_loss(REMAT_LSTM))):
         compiled, args, compile_s = compile_step(loss_fn, params, xs, targets)
@@ -314,15 +341,16 @@ def memory_report(length: int = LONG, repeats: int = 3) -> dict[str, dict[str, f
     return out
 
 
-def scan_matmul_us(length: int = LENGTH, repeats: int = 7) -> dict[str, float]:
-    """Microseconds per iteration: a [32,128] @ [128,512] matmul (+ tanh) in lax.scan, and
+def scan_matmul_us(sizes: Sizes = FULL, repeats: int = 7) -> dict[str, float]:
+    """Microseconds per iteration: a [B,H] @ [H,4H] matmul (+ tanh) in lax.scan, and
     an elementwise-only scan body (the loop's own cost)."""
-    w = jax.random.normal(jax.random.PRNGKey(0), (HIDDEN, 4 * HIDDEN)) / jnp.sqrt(HIDDEN)
-    h0 = jax.random.normal(jax.random.PRNGKey(1), (BATCH, HIDDEN))
+    hidden, length = sizes.hidden, sizes.length
+    w = jax.random.normal(jax.random.PRNGKey(0), (hidden, 4 * hidden)) / jnp.sqrt(hidden)
+    h0 = jax.random.normal(jax.random.PRNGKey(1), (sizes.batch, hidden))
 
     @jax.jit
     def matmul_scan(h, w):
-        return jax.lax.scan(lambda h, _: (jnp.tanh((h @ w)[:, :HIDDEN]), None), h, None, length)[0]
+        return jax.lax.scan(lambda h, _: (jnp.tanh((h @ w)[:, :hidden]), None), h, None, length)[0]
 
     @jax.jit
     def elementwise_scan(h):
@@ -339,76 +367,131 @@ def scan_matmul_us(length: int = LENGTH, repeats: int = 7) -> dict[str, float]:
     return out
 
 
-def torch_matmul_us(length: int = LENGTH, repeats: int = 7) -> float | None:
+def torch_matmul_us(torch, sizes: Sizes = FULL, repeats: int = 7) -> float:
     """Microseconds per iteration of the same matmul + tanh in a torch loop (no autograd)."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    w = torch.randn(HIDDEN, 4 * HIDDEN) / HIDDEN**0.5
-    h0 = torch.randn(BATCH, HIDDEN)
+    hidden = sizes.hidden
+    w = torch.randn(hidden, 4 * hidden) / hidden**0.5
+    h0 = torch.randn(sizes.batch, hidden)
 
     def loop():
         h = h0
         with torch.no_grad():
-            for _ in range(length):
-                h = torch.tanh((h @ w)[:, :HIDDEN])
+            for _ in range(sizes.length):
+                h = torch.tanh((h @ w)[:, :hidden])
         return h
 
     loop()
-    return 1e6 * statistics.median(_timed(loop) for _ in range(repeats)) / length
+    return 1e6 * statistics.median(_timed(loop) for _ in range(repeats)) / sizes.length
 
 
 # ----------------------------------------------------------------------------- main
 
+TORCH = "torch.nn.LSTM"
+QUICK_CANDIDATES = (BASE, FUSED)
+
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=30, help="steps per timed run")
+    parser.add_argument("--repeats", type=int, default=None, help="default 7 (quick: 2)")
+    parser.add_argument("--steps", type=int, default=None, help="steps per timed run (30; 3)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch peer")
-    parser.add_argument(
-        "--torch-threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)"
-    )
-    return parser.parse_args(argv)
+    common.add_common_args(parser)
+    args = parser.parse_args(argv)
+    common.fill(args, "repeats", 2, 7)
+    common.fill(args, "steps", 3, 30)
+    common.check_common_args(parser, args)
+    return args
 
 
-def main():
-    args = _parse_args()
-    print(f"devices: {jax.devices()}")
-    params = init_params(jax.random.PRNGKey(0))
-    xs, targets = make_data(jax.random.PRNGKey(1))
-    variants = jax_variants(params)
-    base_name = "genjax (unroll=1)"
+def measure_steps(args, sizes: Sizes, torch):
+    """({name: ms per step}, {name: compile s}, {name: initial loss}) of every candidate,
+    timed in interleaved rounds, and the (loss, params) of the base candidate."""
+    params = init_params(jax.random.PRNGKey(0), sizes.input, sizes.hidden)
+    xs, targets = make_data(jax.random.PRNGKey(1), sizes.batch, sizes.length, sizes.input)
+    names = {*QUICK_CANDIDATES, default_name()} if args.quick else None
+    variants = jax_variants(params, sizes.hidden, names)
     runners, compile_s, initial = {}, {}, {}
     for name, (fn, p) in variants.items():
         runners[name], compile_s[name], initial[name] = make_jax_runner(fn, p, xs, targets)
         print(f"  compiled {name}: {compile_s[name]:.2f} s", flush=True)
-    torch_name = "torch.nn.LSTM"
-    if not args.no_torch:
-        peer = make_torch_runner(params, xs, targets)
-        if peer is None:
-            print("PyTorch not installed (pip install genjax[bench]): no comparison")
-        else:
-            import torch
+    peer = make_torch_runner(torch, params, xs, targets)
+    if peer is not None:
+        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+        runners[TORCH], initial[TORCH] = peer
+    seconds = common.interleaved(runners, args.repeats, args.steps)
+    ms = {name: 1e3 * value for name, value in seconds.items()}
+    return ms, compile_s, initial, variants[BASE], (xs, targets)
 
-            if args.torch_threads:
-                torch.set_num_threads(args.torch_threads)
-            print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-            runners[torch_name], initial[torch_name] = peer
-    spread = max(abs(v - initial[base_name]) for v in initial.values())
-    print(f"initial losses: {initial[base_name]:.6f} (max difference between candidates "
-          f"{spread:.1e})")  # fmt: skip
 
-    for run in runners.values():
-        run(2)  # warm-up
-    times = {name: [] for name in runners}
-    for _ in range(args.repeats):
-        for name, run in runners.items():  # interleaved
-            times[name].append(_timed(run, args.steps))
-    ms = {name: 1e3 * statistics.median(ts) / args.steps for name, ts in times.items()}
+def _step_lines(args, sizes: Sizes, ms, compile_s, initial) -> list[str]:
+    spread = max(abs(v - initial[BASE]) for v in initial.values())
+    lines = [f"initial losses: {initial[BASE]:.6f} (max difference between candidates "
+             f"{spread:.1e})"]  # fmt: skip
+    lines += ["", f"## LSTM training step (B={sizes.batch}, T={sizes.length}, D={sizes.input}, "
+              f"H={sizes.hidden}, float32)"]  # fmt: skip
+    lines += ["", f"median of {args.repeats} interleaved runs x {args.steps} steps", ""]
+    lines += [f"| candidate | ms per step | ratio to {BASE} | compile (s) |",
+              "|---|---|---|---|"]  # fmt: skip
+    for name, value in ms.items():
+        comp = f"{compile_s[name]:.2f}" if name in compile_s else "-"
+        lines.append(f"| {name} | {value:.2f} | {value / ms[BASE]:.2f} | {comp} |")
+    return lines
 
-    base_loss, base_params = variants[base_name]
+
+def _extra_lines(sizes: Sizes, forward_ms, base_ms, micro, torch_us, memory) -> list[str]:
+    h = sizes.hidden
+    lines = ["", "## Where the time goes", ""]
+    lines += [f"- genjax forward pass alone: {forward_ms:.2f} ms "
+              f"({forward_ms / base_ms:.0%} of the training step)"]  # fmt: skip
+    lines += [f"- lax.scan of {sizes.length} x ([{sizes.batch},{h}] @ [{h},{4 * h}] + tanh): "
+              f"{micro['matmul']:.1f} us per iteration; elementwise-only body: "
+              f"{micro['elementwise']:.1f} us"]  # fmt: skip
+    if torch_us is not None:
+        lines.append(f"- the same matmul + tanh in a torch loop: {torch_us:.1f} us per iteration")
+    lines += ["", f"## Length-{sizes.long} step, genjax, with and without jax.checkpoint on the "
+              "cell", ""]  # fmt: skip
+    lines += ["| | temp MiB | arguments MiB | outputs MiB | ms per step | compile (s) |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    mib = 2.0**20
+    for name, m in memory.items():
+        sizes_mib = " | ".join(f"{m[key] / mib:.2f}" for key in ("temp", "arguments", "outputs"))
+        lines.append(f"| {name} | {sizes_mib} | {m['ms']:.1f} | {m['compile_s']:.2f} |")
+    saved = memory["no remat"]["temp"] / max(memory["remat"]["temp"], 1)
+    cost = memory["remat"]["ms"] / memory["no remat"]["ms"]
+    lines += ["", f"remat: {saved:.2f}x less temporary memory for {cost:.2f}x the step time"]
+    return lines
+
+
+def _add_figures(rec: common.Recorder, ms: dict[str, float]) -> None:
+    default = default_name()
+    best = min((n for n in ms if n != TORCH), key=ms.get)
+    rec.raw.update(default_candidate=default, best_candidate=best)
+    if TORCH not in ms:
+        return
+    rec.figure("torch_over_default", ms[TORCH] / ms[default],
+               f"torch.nn.LSTM step time / the step time of genjax's default ({default}: "
+               "genjax.rnn.unroll with unroll='auto'); > 1: JAX is faster")  # fmt: skip
+    rec.figure("torch_over_best", ms[TORCH] / ms[best],
+               f"torch.nn.LSTM step time / the fastest JAX candidate's ({best}); > 1: JAX is "
+               "faster")  # fmt: skip
+    print(f"\ntorch / {default}: {ms[TORCH] / ms[default]:.2f}; torch / best JAX ({best}): "
+          f"{ms[TORCH] / ms[best]:.2f} (> 1: JAX faster)")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    rec = common.Recorder("lstm_step", {
+        **dataclasses.asdict(sizes), "repeats": args.repeats, "steps": args.steps,
+        "torch": not args.no_torch, "quick": args.quick,
+    })  # fmt: skip
+    torch = None if args.no_torch else common.import_torch(args.torch_threads)
+    if torch is None and not args.no_torch:
+        print("PyTorch not installed (pip install genjax[bench]): no comparison")
+    print(f"devices: {jax.devices()}")
+    ms, compile_s, initial, (base_loss, base_params), (xs, targets) = measure_steps(
+        args, sizes, torch
+    )
     forward = jax.jit(base_loss)
     forward(base_params, xs, targets).block_until_ready()
     fwd_times = [
@@ -416,40 +499,16 @@ def main():
         for _ in range(args.repeats * 3)
     ]
     forward_ms = 1e3 * statistics.median(fwd_times)
-    micro = scan_matmul_us(repeats=args.repeats)
-    torch_us = None if torch_name not in runners else torch_matmul_us(repeats=args.repeats)
-    memory = memory_report(repeats=max(1, min(args.repeats, 3)))
-
-    lines = ["", f"## LSTM training step (B={BATCH}, T={LENGTH}, D={INPUT}, H={HIDDEN}, float32)"]
-    lines += ["", f"median of {args.repeats} interleaved runs x {args.steps} steps", ""]
-    lines += ["| candidate | ms per step | ratio to genjax (unroll=1) | compile (s) |",
-              "|---|---|---|---|"]  # fmt: skip
-    for name, value in ms.items():
-        comp = f"{compile_s[name]:.2f}" if name in compile_s else "-"
-        lines.append(f"| {name} | {value:.2f} | {value / ms[base_name]:.2f} | {comp} |")
-    if torch_name in ms:
-        best = min((n for n in ms if n != torch_name), key=ms.get)
-        lines += ["", f"torch / genjax (unroll=1): {ms[torch_name] / ms[base_name]:.2f}; "
-                  f"torch / best JAX ({best}): {ms[torch_name] / ms[best]:.2f} "
-                  "(> 1: JAX faster)"]  # fmt: skip
-    lines += ["", "## Where the time goes", ""]
-    lines += [f"- genjax forward pass alone: {forward_ms:.2f} ms "
-              f"({forward_ms / ms[base_name]:.0%} of the training step)"]  # fmt: skip
-    lines += [f"- lax.scan of {LENGTH} x ([32,128] @ [128,512] + tanh): {micro['matmul']:.1f} us "
-              f"per iteration; elementwise-only body: {micro['elementwise']:.1f} us"]  # fmt: skip
-    if torch_us is not None:
-        lines.append(f"- the same matmul + tanh in a torch loop: {torch_us:.1f} us per iteration")
-    lines += ["", f"## Length-{LONG} step, genjax, with and without jax.checkpoint on the cell", ""]
-    lines += ["| | temp MiB | arguments MiB | outputs MiB | ms per step | compile (s) |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
-    mib = 2.0**20
-    for name, m in memory.items():
-        sizes = " | ".join(f"{m[key] / mib:.2f}" for key in ("temp", "arguments", "outputs"))
-        lines.append(f"| {name} | {sizes} | {m['ms']:.1f} | {m['compile_s']:.2f} |")
-    saved = memory["no remat"]["temp"] / max(memory["remat"]["temp"], 1)
-    cost = memory["remat"]["ms"] / memory["no remat"]["ms"]
-    lines += ["", f"remat: {saved:.2f}x less temporary memory for {cost:.2f}x the step time"]
-    print("\n".join(lines))
+    micro = scan_matmul_us(sizes, repeats=args.repeats)
+    torch_us = None if TORCH not in ms else torch_matmul_us(torch, sizes, args.repeats)
+    memory = memory_report(sizes, repeats=max(1, min(args.repeats, 3)))
+    lines = _step_lines(args, sizes, ms, compile_s, initial)
+    print("\n".join(lines + _extra_lines(sizes, forward_ms, ms[BASE], micro, torch_us, memory)))
+    rec.raw.update(ms=ms, compile_s=compile_s, initial_loss=initial, forward_ms=forward_ms,
+                   scan_us_per_iteration=micro, torch_matmul_us=torch_us,
+                   memory_long=memory)  # fmt: skip
+    _add_figures(rec, ms)
+    return rec.write(args.json)
 
 
 if __name__ == "__main__":

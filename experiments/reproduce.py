@@ -438,7 +438,11 @@ def _judge(claims, results, workdir, profile, start, environment, seed, judge_on
                 }
                 for v in verdicts
             },
-            "experiment_seconds": {n: r["seconds"] for n, r in results.items()},
+            # Each experiment's wall time; when only judged, its original run's (run.json).
+            "experiment_seconds": {
+                n: r["seconds"] if r["seconds"] is not None else r.get("original_seconds")
+                for n, r in results.items()
+            },
         },
     )
     for v in verdicts:

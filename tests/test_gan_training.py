@@ -211,6 +211,15 @@ def test_unrolled_loop_and_scan_agree():
     chex.assert_trees_all_close(jax.grad(f_loop)(gp), jax.grad(f_scan)(gp), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("use_scan", [False, True])
+def test_unrolled_remat_keeps_value_and_gradient(use_scan):
+    opt = optax.adam(0.1, b1=0.5, eps_root=1e-8)
+    f_plain, gp, _ = loss_fn(3, opt, use_scan=use_scan)
+    f_remat, _, _ = loss_fn(3, opt, use_scan=use_scan, remat=True)
+    np.testing.assert_allclose(f_plain(gp), f_remat(gp), rtol=1e-6)
+    chex.assert_trees_all_close(jax.grad(f_plain)(gp), jax.grad(f_remat)(gp), rtol=1e-5, atol=1e-7)
+
+
 def test_unrolled_gradient_matches_finite_differences():
     with jax.enable_x64(True):
         opt = optax.sgd(0.3)  # smooth in its inputs, so central differences are exact to O(h^2)

@@ -107,7 +107,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # How the seeds share a step: 'vmap' (batched) or 'map' (one after another in
     # one compiled step); the same numbers, benchmarks/gan_unrolled.py times both.
     config.runs_axis = "vmap"
-    config.unroll_use_scan = False  # a Python loop runs faster for k <= 10 (benchmarks/)
+    config.unroll_use_scan = False  # a Python loop: as fast as scan, or faster (benchmarks/)
     # Evaluation (PacGAN): 2,500 samples per run; exact W1 to held-out data on a subset
     # (the optimal assignment is O(n^3) on the host).
     config.eval_samples = 2500

@@ -64,6 +64,7 @@ def unrolled_discriminator(
     discriminate: Discriminate,
     disc_optimizer: optax.GradientTransformation,
     use_scan: bool = False,
+    remat: bool = False,
 ) -> Params:
     """D's parameters after k = len(real_batches) simulated updates, as a function of G's.
 
@@ -72,6 +73,13 @@ def unrolled_discriminator(
       unroll_noise: [k, B, z] the generator noise of each simulated update.
       use_scan: `lax.scan` over the k updates (compile time flat in k) instead
         of a Python loop unrolled at trace time (faster to run for small k).
+      remat: wrap each simulated update in `jax.checkpoint`: the backward pass
+        recomputes an update's activations from its inputs instead of keeping
+        them, at the cost of a second forward pass through each update. The value
+        and the gradient are the same. With `use_scan=True` the temporary memory
+        that grows with k is then about D's parameters and optimizer state per
+        update; with the Python loop the compiled step keeps about as much as
+        without remat (`benchmarks/gan_memory.py` measures both).
     """
     k = np.shape(real_batches)[0]
     if np.shape(unroll_noise)[0] != k:
@@ -85,6 +93,8 @@ def unrolled_discriminator(
         discriminate=discriminate,
         disc_optimizer=disc_optimizer,
     )
+    if remat:
+        step = jax.checkpoint(step)
     if use_scan:
 
         def body(carry, batch):
@@ -119,6 +129,7 @@ def unrolled_generator_loss(
     generator_loss: Callable[[Array], Array] | None = None,
     stop_unroll_gradient: bool = False,
     use_scan: bool = False,
+    remat: bool = False,
 ) -> Array:
     """G's loss against D after k simulated updates: by default Metz et al.'s f_K (eq. 6-7).
 
@@ -148,7 +159,7 @@ def unrolled_generator_loss(
       generator_loss: None (the minimax value, above) or a loss of D_K's logits on fakes.
       stop_unroll_gradient: the ablation: G is scored against the unrolled D but
         no gradient flows through the k updates (only through G's own samples).
-      use_scan: see `unrolled_discriminator`.
+      use_scan, remat: see `unrolled_discriminator`.
     """
     if (generator_loss is None) == (value_real is None):
         raise ValueError(
@@ -165,6 +176,7 @@ def unrolled_generator_loss(
         discriminate=discriminate,
         disc_optimizer=disc_optimizer,
         use_scan=use_scan,
+        remat=remat,
     )
     if stop_unroll_gradient:
         unrolled = jax.lax.stop_gradient(unrolled)
