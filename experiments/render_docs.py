@@ -247,7 +247,6 @@ QUICK_RUNS = {
     "seed 0": "seed0",
     "seed 1": "seed1",
     "seed 2": "seed2",
-    "seed 0, AVX2": "avx2",
 }
 
 
