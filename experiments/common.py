@@ -453,7 +453,9 @@ def _start_devices(distributed: bool, runs_devices: int, process: dict[str, Any]
     elif any(v is not None for v in process.values()):
         _exit_bad_input(f"--{', --'.join(k for k, v in process.items() if v is not None)} "
                         "need --distributed")  # fmt: skip
-    if not 0 <= runs_devices <= jax.device_count():
+    # Only a nonzero count is checked against the devices: touching them logs (e.g. a
+    # missing TPU runtime), and a bad-input error must stay one line.
+    if runs_devices < 0 or (runs_devices and runs_devices > jax.device_count()):
         _exit_bad_input(
             f"--runs_devices must be in [0, {jax.device_count()}] (0: all), got {runs_devices}"
         )
