@@ -68,8 +68,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # modes / 8% high quality with relu (a diffuse cloud at every rate tried) and 8.0 / 90%
     # with tanh; the non-saturating GAN 6.0 / 79% with relu and 7.2 / 78% with tanh.
     config.activation = "tanh"
-    # Weights of both networks: 'default' (flax's LeCun normal) or 'orthogonal' with gain
-    # `weight_init_gain` (Metz et al.'s notebook: orthogonal, gain 1.4); biases start at 0.
+    # Weights: 'default' (LeCun normal) or 'orthogonal' with gain `weight_init_gain`; biases 0.
     config.weight_init = "default"
     config.weight_init_gain = 1.0
     # Optimizers (the papers' choices): GANs Adam(b1=0.5); WGAN RMSprop with clipping
