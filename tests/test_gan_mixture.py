@@ -394,7 +394,9 @@ def test_run_keys_come_from_the_runs_names(tmp_path, monkeypatch):
     so the same in any subset or order of a config's datasets and variants."""
     from experiments import gan_mixture
 
-    monkeypatch.setattr(gan_mixture, "train_runs", lambda v, m, s, c, keys, w: (None, keys, None))
+    monkeypatch.setattr(
+        gan_mixture, "train_runs", lambda v, m, s, c, keys, w, snapshot_key=None: (None, keys, None)
+    )
     monkeypatch.setattr(gan_mixture, "score_runs", lambda g, keys, m, s, c, key, h: (keys, key))
     config = _tiny_config()
     root = jax.random.PRNGKey(0)
