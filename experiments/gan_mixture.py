@@ -57,6 +57,10 @@ EVAL_KEY, STABILITY_KEY, STABILITY_EVAL_KEY = 1, 7, 999
 # The hidden nonlinearity of both networks, by name.
 ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jax.nn.tanh}
 WEIGHT_INITS = ("default", "orthogonal")
+# One stability run's row: method, D depth, learning rate, seed, final modes, hq, success.
+# Samples of seed 0 drawn in samples.png (and kept in per_run.json).
+PLOT_SAMPLES = 1000
+STABILITY_ROW_FIELDS = ("variant", "depth", "lr", "seed", "modes", "hq", "success")
 
 
 def kernel_init(config):
@@ -402,7 +406,7 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
     lrs = tuple(config.stability_learning_rates)
     grid = list(itertools.product(lrs, range(config.stability_seeds)))
     run_lrs = np.array([lr for lr, _ in grid], np.float32)
-    rows, curves = [], {}
+    rows, row_series, curves = [], [], {}
     for name in (m for m in STABILITY_METHODS if m in config.stability_methods):
         variant = variants.get_variant(name)
         for depth in config.stability_disc_depths:
@@ -415,19 +419,22 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
             )  # fmt: skip
             stats = _mode_stats(gen, params, modes, std, config, eval_key)
             ok = _succeeds(stats["modes"], stats["hq"], config)
-            if config.snapshot_every > 0:
-                series = snapshot_series(history, len(keys))
+            series = snapshot_series(history, len(keys)) if config.snapshot_every > 0 else None
+            if series is not None:
                 curves.setdefault(name, []).append(series | {
                     "success": _succeeds(series["modes"], series["hq"], config)
                 })  # fmt: skip
-            for (lr, seed), m, h, s in zip(grid, stats["modes"], stats["hq"], ok, strict=True):
+            for i, ((lr, seed), m, h, s) in enumerate(
+                zip(grid, stats["modes"], stats["hq"], ok, strict=True)
+            ):
                 rows.append((name, depth, float(lr), seed, float(m), float(h), bool(s)))
+                row_series.append(_row_series(series, i))
             log.info("stability %s depth %d: %d/%d runs succeed", name, depth, ok.sum(), ok.size)
             # After every (method, depth): the runs so far survive a kill of this long sweep.
             common.write_json(
                 workdir / "stability_runs.json",
-                [dict(zip(("variant", "depth", "lr", "seed", "modes", "hq", "success"), r,
-                          strict=True)) for r in rows],
+                [dict(zip(STABILITY_ROW_FIELDS, r, strict=True)) | extra
+                 for r, extra in zip(rows, row_series, strict=True)],
             )  # fmt: skip
     common.plot_stability(
         rows, STABILITY_METHODS, config.stability_disc_depths, lrs, workdir
@@ -436,6 +443,18 @@ def stability_sweep(config, modes, std, key, workdir: Path) -> dict[str, float]:
     if curves:
         metrics.update(_stability_curves(curves, workdir))
     return metrics
+
+
+def _row_series(series, i: int) -> dict[str, list]:
+    """Run i's snapshots for its stability_runs.json row (empty without snapshots), so that
+    runs merged from several jobs give the same curves as one run."""
+    if series is None:
+        return {}
+    return {
+        "snapshot_steps": series["steps"].tolist(),
+        "snapshot_modes": series["modes"][i].tolist(),
+        "snapshot_hq": series["hq"][i].tolist(),
+    }
 
 
 def _succeeds(modes, hq, config) -> np.ndarray:
@@ -475,7 +494,7 @@ def _stability_curves(curves: dict, workdir: Path) -> dict[str, float]:
 
 
 def _plot_samples(results, workdir: Path) -> None:
-    """Per (dataset, trained variant): seed 0's samples over the data and the modes."""
+    """Per (dataset, trained variant): seed 0's first samples over the data and the modes."""
     from experiments import plotting
 
     datasets = list(results)
@@ -491,7 +510,7 @@ def _plot_samples(results, workdir: Path) -> None:
         modes, data = results[dataset]["modes"], results[dataset]["data"]
         res = results[dataset]["runs"][name]
         ax.scatter(data[:, 0], data[:, 1], s=1, c="0.7", label="held-out data", rasterized=True)
-        s = res["samples"][0]
+        s = res["samples"][0][:PLOT_SAMPLES]
         ax.scatter(s[:, 0], s[:, 1], s=1, c="C3", alpha=0.5, label="generator samples (seed 0)",
                    rasterized=True)  # fmt: skip
         ax.scatter(modes[:, 0], modes[:, 1], s=10, marker="x", c="k", lw=0.8,
@@ -547,6 +566,8 @@ def _record(prefix: str, res, metrics: dict, per_run: dict) -> None:
     """Adds one (dataset, variant)'s seed summary to `metrics` and its runs to `per_run`."""
     metrics.update({f"{prefix}_{k}": v for k, v in gan_metrics.seed_summary(res).items()})
     per_run[prefix] = {k: res[k].tolist() for k in ("modes", "hq", "reverse_kl", "w1", "counts")}
+    # Seed 0's samples as plotted, so that runs merged from several jobs plot them too.
+    per_run[prefix]["samples_seed0"] = np.round(res["samples"][0][:PLOT_SAMPLES], 5).tolist()
     if "modes_visited" in res:
         metrics[f"{prefix}_modes_visited_mean"] = float(res["modes_visited"].mean())
         for k in ("snapshot_steps", "snapshot_modes", "snapshot_hq", "modes_visited"):

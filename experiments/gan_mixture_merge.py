@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import types
 from pathlib import Path
 
 import numpy as np
@@ -169,10 +170,76 @@ def merge(runs: list[tuple[Path, list[str] | None]], out: Path) -> dict[str, flo
         lrs = config["stability_learning_rates"]
         common.plot_stability(tuples, methods, depths, lrs, out)
         common.write_json(out / "stability_runs.json", rows)
+        metrics.update(_stability_curves(rows, config, out))
+    metrics.update(_snapshot_metrics(per_run))
+    _plot_variants(per_run, config, out)
     common.write_json(out / "per_run.json", per_run)
     common.write_json(out / "config.json", config)
     common.write_json(out / "merge_sources.json", sources)
     return common.write_metrics(out, metrics)
+
+
+def _snapshot_metrics(per_run: dict[str, dict]) -> dict[str, float]:
+    """`{prefix}_modes_visited_mean` of every piece trained with snapshots, as a run computes it."""
+    return {
+        f"{prefix}_modes_visited_mean": float(np.mean(numbers["modes_visited"]))
+        for prefix, numbers in per_run.items()
+        if "modes_visited" in numbers
+    }
+
+
+def _stability_curves(rows: list[dict], config: dict, out: Path) -> dict[str, float]:
+    """The sweep's success curves from the rows' snapshots (when every row has them)."""
+    from experiments import gan_mixture
+
+    if not rows or not all("snapshot_modes" in r for r in rows):
+        return {}
+    thresholds = types.SimpleNamespace(
+        stability_min_modes=config["stability_min_modes"],
+        stability_min_hq=config["stability_min_hq"],
+    )
+    curves: dict[str, list] = {}
+    for r in rows:
+        ok = gan_mixture._succeeds(r["snapshot_modes"], r["snapshot_hq"], thresholds)
+        steps = np.asarray(r["snapshot_steps"])
+        curves.setdefault(r["variant"], []).append({"steps": steps, "success": ok[None]})
+    return gan_mixture._stability_curves(curves, out)
+
+
+def _plot_variants(per_run: dict[str, dict], config: dict, out: Path) -> None:
+    """samples.png (and modes_over_training.png with snapshots) of the merged pieces, from
+    the seed-0 samples and snapshots their per_run.json keeps; the held-out data is
+    redrawn under the run's key, as `gan_mixture` draws it."""
+    import jax
+
+    from experiments import gan_mixture
+    from genjax.data import mixtures
+    from genjax.random_keys import named_key
+
+    if not per_run or not all("samples_seed0" in n for n in per_run.values()):
+        return
+    root = jax.random.PRNGKey(config["seed"])
+    results = {}
+    for dataset in config["datasets"]:
+        modes, std = mixtures.load_mixture(dataset)
+        key = named_key(root, f"{dataset}/held_out")
+        data = np.asarray(mixtures.sample_mixture(key, config["w1_samples"], modes, std))
+        results[dataset] = {"modes": modes, "data": data, "runs": {}}
+        for variant in config["variants"]:
+            numbers = per_run.get(f"{dataset}_{variant}")
+            if numbers is None:
+                continue
+            run = {k: np.asarray(numbers[k]) for k in ("modes", "hq")}
+            run["samples"] = np.asarray(numbers["samples_seed0"])[None]
+            if "snapshot_modes" in numbers:
+                run["snapshot_steps"] = np.asarray(numbers["snapshot_steps"])
+                run["snapshot_modes"] = np.asarray(numbers["snapshot_modes"])
+            results[dataset]["runs"][variant] = run
+    if len({tuple(r["runs"]) for r in results.values()}) != 1:
+        return  # the sample grid needs the same variants on every mixture
+    gan_mixture._plot_samples(results, out)
+    if all("snapshot_modes" in n for n in per_run.values()):
+        gan_mixture._plot_snapshots(results, out)
 
 
 def main(argv: list[str] | None = None) -> None:

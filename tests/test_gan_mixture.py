@@ -294,6 +294,8 @@ def test_experiment_end_to_end_with_a_tiny_sweep(tmp_path):
     config.stability_learning_rates = (1e-4, 1e-3)
     config.stability_disc_depths = (1,)
     config.stability_seeds = 1
+    config.snapshot_every = 2
+    config.snapshot_samples = 100
     metrics = gan_mixture.train_and_evaluate(config, tmp_path)
     for v in config.variants:
         for stat in ("modes_mean", "modes_std", "hq_mean", "reverse_kl_mean", "w1_mean"):
@@ -312,7 +314,10 @@ def test_experiment_end_to_end_with_a_tiny_sweep(tmp_path):
     assert merged.keys() == metrics.keys()
     for k in metrics:
         assert merged[k] == pytest.approx(metrics[k], rel=1e-6, abs=1e-7), k
-    assert (tmp_path / "merged" / "stability.png").exists()
+    assert "ring_gan_nonsaturating_modes_visited_mean" in merged
+    assert "ring_wgan_gp_success_rate_half" in merged
+    for figure in ("stability", "samples", "modes_over_training", "stability_over_training"):
+        assert (tmp_path / "merged" / f"{figure}.png").exists(), figure
 
 
 def test_per_run_learning_rates_reach_the_optimizer():
