@@ -1315,7 +1315,7 @@ def _bench_lstm_h200() -> str:
 
 @block("bench.lstm_step.h100")
 def _bench_lstm_h100() -> str:
-    return _lstm_step("results/gpu_h100/lstm_step.txt", _devices_line("gpu_h100"))
+    return _lstm_step(f"{BENCH_GPU}/default/lstm_step.txt", _devices_line("gpu_h100"))
 
 
 @block("bench.train_loop.h200")
@@ -1334,6 +1334,8 @@ def _bench_train_loop_h200() -> str:
 
 # The CPU benchmarks: `python -m benchmarks.run_all --out results/cpu/bench --isa both`.
 BENCH_CPU = "results/cpu/bench"
+# The GPU benchmarks: the same command on one H100, `--isa default`.
+BENCH_GPU = "results/gpu_h100/bench"
 
 
 _CPU = "**CPU, the machine above.** "
@@ -1618,8 +1620,10 @@ def _bench_lstm_cpu() -> str:
 @block("bench.gan_unrolled.gpu")
 def _bench_gan_unrolled_gpu() -> str:
     rows = []
-    for folder in ("gpu_h200", "gpu_h100"):
-        text = _read_text(f"results/{folder}/gan_unrolled_cut.txt")
+    sources = {"gpu_h200": "results/gpu_h200/gan_unrolled_cut.txt",
+               "gpu_h100": f"{BENCH_GPU}/default/gan_unrolled.txt"}  # fmt: skip
+    for folder, path in sources.items():
+        text = _read_text(path)
         check = _first_line(text, "G gradient").split("= ")[-1]
         for line in text.splitlines():
             found = re.match(r"\s*k=(\d+): compiled loop ([\d.]+) s, scan ([\d.]+) s", line)
@@ -1630,6 +1634,56 @@ def _bench_gan_unrolled_gpu() -> str:
         ["machine", "k", "compile, Python loop (s)", "compile, lax.scan (s)",
          "G gradient vs torch, relative"],
         rows,
+    )  # fmt: skip
+
+
+def _gpu_bench(name: str) -> dict:
+    return read_json(f"{BENCH_GPU}/default/{name}.json")
+
+
+@block("bench.gpu.figures")
+def _bench_gpu_figures() -> str:
+    summary = read_json(f"{BENCH_GPU}/summary.json")
+    names = list(summary["benchmarks"])
+    env = _gpu_bench(names[0])["environment"]
+    packages, torch = env["packages"], env["torch"] or {}
+    command = f"python -m benchmarks.run_all --out {BENCH_GPU} --isa default --benchmarks "
+    command += ",".join(names) + f" --repeats {summary['repeats']}"
+    rows = []
+    for bench in names:
+        record = _gpu_bench(bench)
+        for figure, meaning in record["meaning"].items():
+            rows.append([f"`{bench}`", f"`{figure}`", num(record["figures"][figure]), meaning])
+    return (
+        f"`{command}`\n\n**{_devices_line('gpu_h100')}** (jaxlib {packages['jaxlib']}), "
+        f"torch {packages['torch']} on the same GPU ({torch.get('cuda_device')}); the "
+        f"benchmarks ran in {num(summary['wall_s'] / 60, 2)} minutes.\n\n"
+        + table(["benchmark", "figure", "value", "meaning"], rows)
+    )
+
+
+@block("bench.gan_unrolled.h100")
+def _bench_gan_unrolled_h100() -> str:
+    rec = _gpu_bench("gan_unrolled")
+    s, raw = rec["settings"], rec["raw"]
+    rows = []
+    for k in map(str, s["ks"]):
+        ms = raw["unrolled_ms"][k]
+        rows.append([k, num(ms["loop"], 3), num(ms["scan"], 3), num(ms["torch"], 3),
+                     num(ms["torch"] / ms["loop"], 3)])  # fmt: skip
+    seeds = []
+    for name in _ordered(raw["seeds_ms"], _SEED_RUNNERS):
+        base = "torch sequential" if name.startswith("torch") else _SEED_RUNNERS[0]
+        ms = raw["seeds_ms"]
+        seeds.append([name, num(ms[name], 3), num(ms[base] / ms[name], 3)])
+    return (
+        f"**{_devices_line('gpu_h100')}.** Part (a), {_gan_sizes(s)}: ms per step, median of "
+        f"{s['repeats']} interleaved runs x {s['steps']} steps.\n\n"
+        + table(["k", "JAX Python loop", "JAX `lax.scan`", "torch (`create_graph=True`)",
+                 "torch / JAX loop"], rows)
+        + f"\n\nPart (b): {s['seeds']} seeds of one D and one G step, ms per step of all "
+        f"{s['seeds']}, and the speed-up over the sequential calls of the same framework.\n\n"
+        + table(["candidate", "ms", "speed-up"], seeds)
     )  # fmt: skip
 
 
