@@ -745,6 +745,74 @@ def _results_gan_ring_criteria() -> str:
     )
 
 
+# Partial full-profile runs of 2.4 and 2.5 on one GPU (results/partial/gpu_h100/PROVENANCE.json).
+PARTIAL_GPU = "results/partial/gpu_h100"
+
+
+def _snapshots(experiment: str, run: str) -> dict[int, dict]:
+    """A run's mode-coverage snapshots by step: {step: {'modes': [R], 'hq': [R]}}."""
+    path = ROOT / PARTIAL_GPU / experiment / "histories" / f"{run}.jsonl"
+    out = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        runs = sum(1 for k in record if k.startswith("modes_r"))
+        out[int(record["step"])] = {
+            name: [record[f"{name}_r{i}"] for i in range(runs)] for name in ("modes", "hq")
+        }
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+@block("results.gan_metz_partial")
+def _results_gan_metz_partial() -> str:
+    from experiments.configs import gan_mixture_metz
+
+    prov = read_json(f"{PARTIAL_GPU}/PROVENANCE.json")
+    steps = range(5000, 25001, 5000)
+    rows = []
+    for dataset in ("ring", "grid"):
+        for variant in gan_mixture_metz.METZ_VARIANTS:
+            run = f"{dataset}_{variant}"
+            snaps, reached = _snapshots("gan_mixture_metz", run), prov["steps_reached"][run]
+            cells = [
+                f"{num(_mean(snaps[t]['modes']), 2)} ({num(100 * _mean(snaps[t]['hq']), 2)}%)"
+                if t in snaps else "–"
+                for t in steps
+            ]
+            rows.append([dataset, f"`{variant}`", f"{reached['reached']:,}", *cells])
+    header = ["mixture", "variant", "steps run", *(f"{t:,}" for t in steps)]
+    return table(header, rows)
+
+
+@block("results.gan_stability_partial")
+def _results_gan_stability_partial() -> str:
+    from experiments.configs import gan_mixture as gan_mixture_config
+
+    config = read_json(f"{PARTIAL_GPU}/gan_stability/config.json")
+    steps = range(5000, 50001, 5000)
+    rows = []
+    for method in gan_mixture_config.STABILITY_METHODS:
+        cells = []
+        for t in steps:
+            per_depth = [_snapshots("gan_stability", f"{method}_depth{d}").get(t)
+                         for d in config["stability_disc_depths"]]  # fmt: skip
+            if any(snap is None for snap in per_depth):
+                cells.append("–")
+                continue
+            ok = sum(
+                m >= config["stability_min_modes"] and h >= config["stability_min_hq"]
+                for snap in per_depth
+                for m, h in zip(snap["modes"], snap["hq"], strict=True)
+            )
+            runs = sum(len(snap["modes"]) for snap in per_depth)
+            cells.append(f"{ok}/{runs}")
+        rows.append([STABILITY_LABELS[method], *cells])
+    return table(["method", *(f"{t:,}" for t in steps)], rows)
+
+
 @block("results.gan_metz_setting")
 def _results_gan_metz_setting() -> str:
     from experiments.configs import gan_mixture_metz
@@ -810,14 +878,19 @@ def _results_gan_stability_relu() -> str:
     return _stability_table("results/full/gan_mixture/grid_stability_relu/stability_runs.json")
 
 
+STABILITY_LABELS = {
+    "gan_minimax": "GAN, minimax loss",
+    "gan_nonsaturating": "GAN, non-saturating loss",
+    "wgan_gp": "WGAN-GP",
+}
+
+
 def _stability_table(path: str) -> str:
     runs = read_json(path)
     config = metrics("full", "gan_mixture", "config.json")
     rates, depths = config["stability_learning_rates"], config["stability_disc_depths"]
-    labels = {"gan_minimax": "GAN, minimax loss", "gan_nonsaturating": "GAN, non-saturating loss",
-              "wgan_gp": "WGAN-GP"}  # fmt: skip
     rows = []
-    for v, label in labels.items():
+    for v, label in STABILITY_LABELS.items():
         mine = [r for r in runs if r["variant"] == v]
         if not mine:
             continue
