@@ -779,7 +779,8 @@ def _results_gan_metz_partial() -> str:
             snaps, reached = _snapshots("gan_mixture_metz", run), prov["steps_reached"][run]
             cells = [
                 f"{num(_mean(snaps[t]['modes']), 2)} ({num(100 * _mean(snaps[t]['hq']), 2)}%)"
-                if t in snaps else "–"
+                if t in snaps
+                else "–"
                 for t in steps
             ]
             rows.append([dataset, f"`{variant}`", f"{reached['reached']:,}", *cells])
