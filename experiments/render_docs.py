@@ -236,14 +236,20 @@ def _summary_sentence() -> str:
         status: [i for i, v in report("full")["claims"].items() if v["status"] == status]
         for status in ("FAIL", "NOT RUN")
     }
-    # The experiments' own wall time (a re-judged report's `seconds` is the judging alone).
-    minutes = sum(report("quick")["experiment_seconds"].values()) / 60
+    # The main job's wall time; a re-judged report's `seconds` is the judging alone, so
+    # then the experiments' own times, summed.
+    quick_report = report("quick")
+    seconds = quick_report["seconds"]
+    if quick_report.get("judge_only"):
+        seconds = sum(quick_report["experiment_seconds"].values())
+    minutes = seconds / 60
     return (
         f"Quick profile (`make run`): **{quick['PASS']}/{judged_quick} claims pass**"
         + (f", and {', '.join(skipped)} is judged in the full profile only" if skipped else "")
-        + f"; its experiments ran in {minutes:.0f} minutes on 2 CPU cores. Full profile: "
+        + f"; the main job took {minutes:.0f} minutes on 2 CPU cores. Full profile: "
         f"**{full['PASS']}/{len(claims())} pass**"
-        + (f"; {', '.join(by_status['FAIL'])} fail" if by_status["FAIL"] else "")
+        + (f"; {', '.join(by_status['FAIL'])} fail" + ("s" if len(by_status["FAIL"]) == 1 else "")
+           if by_status["FAIL"] else "")
         + (f"; {', '.join(by_status['NOT RUN'])} not run yet (their paper-setting experiments "
            "need a GPU)" if by_status["NOT RUN"] else "")
         + "."
