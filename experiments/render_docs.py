@@ -924,8 +924,8 @@ def _stability_table(path: str) -> str:
                 f"{sum(r['modes'] >= 7 for r in mine)}/{len(mine)}",
                 by_lr,
                 by_depth,
-                f"{sum(r['modes'] for r in mine) / len(mine):.1f}",
-                pct(sum(r["hq"] for r in mine) / len(mine), 0),
+                f"{_mean([r['modes'] for r in mine]):.1f}",
+                pct(_mean([r["hq"] for r in mine]), 0),
             ]
         )
     return table(
