@@ -1,7 +1,7 @@
 """The unrolled-GAN generator step in JAX (Python loop and lax.scan) vs PyTorch; vmapped seeds.
 
     python -m benchmarks.gan_unrolled [--repeats 7] [--steps 20] [--ks 0,1,5,10] [--no-torch]
-        [--parts a,b] [--json PATH] [--quick] [--torch-threads N]
+        [--parts a,b] [--cpu_devices N] [--json PATH] [--quick] [--torch-threads N]
 
 The setting: G 256-128-128-2 (noise of
 dimension 256, two ReLU hidden layers of 128, 2-D output), D 2-128-128-1 (ReLU),
@@ -30,7 +30,12 @@ jitted single-seed step called 10 times. Diagnostics beside them: a bare `jax.vm
 the step (without the engine's divergence guard and metric averaging) and the engine's
 `runs_axis='map'` (`lax.map` over the seeds in one compiled call: sequential
 compute, one dispatch), and the PyTorch peer: 10 sequential `torch.func` steps
-vs `torch.func.vmap`. Printed: the speedup over sequential, the matmul FLOPs of
+vs `torch.func.vmap`. With more than one JAX device, the candidate that splits the runs
+over them (`runs_mesh`, `shard_runs`, `make_multi_run_step(mesh=...)`): on a CPU the
+script can first split the host into one device per core
+(`genjax.train.use_cpu_devices`; `--cpu_devices 0`, as `benchmarks.run_all` passes
+it, or N devices), because XLA steps one device's batched program on about one
+core. Printed: the speedup over sequential, the matmul FLOPs of
 one D+G step and the GFLOP/s reached against this machine's float32 matmul
 peak (a 2048^3 product, `benchmarks.vae_step`).
 
@@ -44,8 +49,10 @@ hold the cores): pass `--torch-threads 1` there and say so.
 Python-loop step time at each k: above 1, JAX is faster), `compile_s_k<k>` (the
 Python-loop step's compile seconds at the largest k), `vmap_over_sequential`
 (10 sequential calls' time / the multiseed vmapped step's time: above 1, vmap is
-faster), the medians and the environment (`benchmarks.common`). `--quick`: G
-8-16-16-2, D 2-16-16-1, batch 32, k in 0,1, 3 seeds, 2 x 2 steps.
+faster), `vmap_devices_over_sequential` (the same with the runs split over the
+devices, when there are several), the medians and the environment
+(`benchmarks.common`). `--quick`: G 8-16-16-2, D 2-16-16-1, batch 32, k in 0,1,
+3 seeds, 2 x 2 steps.
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ from genjax import gan, train
 from genjax.data import mixtures
 from genjax.gan import variants
 from genjax.train import MultiRunOptState, TrainState
+from genjax.train.loop import CPU_INFLIGHT_STEPS
 
 OUT = 2
 LR, B1, B2, EPS, EPS_ROOT = 1e-3, 0.5, 0.999, 1e-8, 1e-8
@@ -411,10 +419,32 @@ def make_jax_seed_runners(sizes: Sizes = FULL) -> dict:
 
     for name, fn in _stacked_step_fns(step).items():
         runners[name] = make_stacked(name, fn)
+    if jax.device_count() > 1:  # e.g. one CPU device per core (train.use_cpu_devices)
+        runners[DEVICES] = _devices_runner(step, init, keys)
     return runners
 
 
+def _devices_runner(step, init, keys):
+    """run(n) of the multiseed vmap with its runs split over every device (`runs_mesh`)."""
+    mesh, seeds = train.runs_mesh(), len(keys)
+    multi = train.make_multi_run_step(lambda s: step(s, None), mesh=mesh, num_runs=seeds)
+    fn = jax.jit(lambda s: multi(s, None), donate_argnums=(0,))
+    holder = {"state": train.shard_runs(train.stack_runs(init, keys), mesh)}
+
+    def run(n: int) -> None:
+        state = holder["state"]
+        for i in range(n):
+            state, metrics = fn(state)
+            if (i + 1) % CPU_INFLIGHT_STEPS == 0:  # as genjax.train.train does
+                jax.block_until_ready(metrics)
+        jax.block_until_ready(metrics)
+        holder["state"] = state
+
+    return run
+
+
 SEQUENTIAL, TORCH_SEQUENTIAL = "sequential (one call per seed)", "torch sequential"
+DEVICES = "vmap, runs split over the devices (multiseed, runs_mesh)"
 
 
 def make_torch_seed_runners(torch, sizes: Sizes = FULL):
@@ -551,8 +581,14 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--parts", default="a,b", help="which parts to run: a (unrolled step), b (seeds), or both"
     )
+    parser.add_argument(
+        "--cpu_devices", type=int, default=1, help="JAX CPU devices to split the host into "
+        "for (b)'s runs-split candidate (0: one per core; 1: no split, the default)",
+    )  # fmt: skip
     common.add_common_args(parser)
     args = parser.parse_args(argv)
+    if args.cpu_devices < 0:
+        parser.error(f"--cpu_devices must be >= 0 (0: one per core), got {args.cpu_devices}")
     common.fill(args, "repeats", 2, 7)
     common.fill(args, "steps", 2, 20)
     ks = args.ks or ("0,1" if args.quick else "0,1,5,10")
@@ -600,19 +636,34 @@ def run_part_b(args, sizes: Sizes, torch, rec: common.Recorder) -> None:
                f"time of {sizes.seeds} sequential jitted single-seed steps / time of one "
                "vmapped multiseed step (genjax.train.make_multi_run_step); > 1: vmap is "
                "faster")  # fmt: skip
+    if DEVICES in seed_ms:
+        rec.figure(
+            "vmap_devices_over_sequential",
+            seed_ms[SEQUENTIAL] / seed_ms[DEVICES],
+            f"time of {sizes.seeds} sequential jitted single-seed steps / time of one "
+            f"multiseed step with the runs split over {jax.device_count()} devices "
+            "(on a CPU, one per core: genjax.train.use_cpu_devices); > 1: faster",
+        )
 
 
 def main(argv: list[str] | None = None) -> dict:
     args = _parse_args(argv)
     sizes = QUICK if args.quick else FULL
+    if args.cpu_devices != 1:  # before any JAX operation
+        try:
+            train.use_cpu_devices(args.cpu_devices or None)
+        except ValueError as e:  # main() called in a process where JAX has started
+            print(f"CPU devices not split: {e}")
     rec = common.Recorder("gan_unrolled", {
         **dataclasses.asdict(sizes), "ks": args.ks, "repeats": args.repeats, "steps": args.steps,
         "parts": sorted(args.parts), "torch": not args.no_torch, "quick": args.quick,
+        "cpu_devices": args.cpu_devices,
     })  # fmt: skip
     torch = None if args.no_torch else common.import_torch(args.torch_threads)
     if torch is None and not args.no_torch:
         print("PyTorch not installed (pip install genjax[bench]): no comparison")
     print(f"devices: {jax.devices()}")
+    rec.raw["device_count"] = jax.device_count()
     if torch is not None:
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
         check_k = max(1, min(args.ks))

@@ -41,6 +41,8 @@ from genjax import provenance
 
 BENCHMARKS = ("train_loop_overhead", "vae_step", "gan_unrolled", "gan_memory", "lstm_step")
 TIMED = ("train_loop_overhead", "vae_step", "gan_unrolled", "lstm_step")  # take --repeats
+# Fixed arguments: gan_unrolled also times its seeds with one CPU device per core.
+EXTRA_ARGS = {"gan_unrolled": ["--cpu_devices", "0"]}
 ISAS = {"default": ("default",), "avx2": ("avx2",), "both": ("default", "avx2")}
 AVX2_ENV = {
     "ATEN_CPU_CAPABILITY": "avx2",
@@ -103,6 +105,7 @@ def run_one(bench: str, isa: str, args: argparse.Namespace) -> dict:
     path.unlink(missing_ok=True)
     command = [sys.executable, "-m", f"benchmarks.{bench}", "--json", str(path)]
     command += ["--quick"] if args.quick else []
+    command += EXTRA_ARGS.get(bench, [])
     if args.repeats is not None and bench in TIMED:
         command += ["--repeats", str(args.repeats)]
     if args.torch_threads is not None:

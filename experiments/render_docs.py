@@ -802,6 +802,29 @@ def _results_gan_metz_partial() -> str:
     return table(header, rows)
 
 
+METZ_UPDATE = "results/partial/cpu_metz_update"
+
+
+@block("results.gan_metz_update")
+def _results_gan_metz_update() -> str:
+    rows = []
+    for update in ("alternating", "simultaneous"):
+        records = [json.loads(line) for line in
+                   _read_text(f"{METZ_UPDATE}/{update}/ring_gan_minimax.jsonl").splitlines()]
+        train_at = {r["step"]: r for r in records if r["split"] == "train"}
+        final = read_json(f"{METZ_UPDATE}/{update}/metrics.json")
+        rows.append([
+            f"`{update}`",
+            *(num(train_at[t]["d_of_fake"], 3) for t in (1000, 3000, 5000)),
+            num(train_at[5000]["disc_loss"], 3),
+            f"{num(final['ring_gan_minimax_modes_mean'], 2)} "
+            f"({num(100 * final['ring_gan_minimax_hq_mean'], 2)}%)",
+        ])  # fmt: skip
+    header = ["update", "mean D(G(z)), step 1,000", "3,000", "5,000", "D's loss, 5,000",
+              "modes at 5,000 (high-quality)"]  # fmt: skip
+    return table(header, rows)
+
+
 @block("results.gan_stability_partial")
 def _results_gan_stability_partial() -> str:
     from experiments.configs import gan_mixture as gan_mixture_config
@@ -1452,6 +1475,7 @@ _SEED_RUNNERS = (
     "vmap (multiseed)",
     "vmap (bare jax.vmap)",
     "lax.map (multiseed, runs_axis='map')",
+    "vmap, runs split over the devices (multiseed, runs_mesh)",
     "torch sequential",
     "torch.func.vmap",
 )

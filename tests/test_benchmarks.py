@@ -20,7 +20,8 @@ def expected_figures(record: dict) -> set[str]:
         return {"fraction_of_peak"} | ({"jax_over_torch"} if HAS_TORCH else set())
     if name == "gan_unrolled":
         torch = {f"torch_over_jax_k{k}" for k in settings["ks"]} if HAS_TORCH else set()
-        return torch | {f"compile_s_k{max(settings['ks'])}", "vmap_over_sequential"}
+        split = {"vmap_devices_over_sequential"} if record["raw"]["device_count"] > 1 else set()
+        return torch | split | {f"compile_s_k{max(settings['ks'])}", "vmap_over_sequential"}
     if name == "gan_memory":
         return {f"{way}_{what}" for way in ("loop", "scan", "loop_remat", "scan_remat")
                 for what in ("bytes_per_k", "r2")}  # fmt: skip

@@ -276,6 +276,43 @@ def test_gan_train_step_updates_both_players_and_can_freeze_g():
         gan.make_gan_train_step(**{**kw, "noise_dim": 0})
 
 
+def test_simultaneous_update_scores_g_against_the_starting_d():
+    """update='simultaneous': D's update is the alternating step's; G's is the one an
+    alternating step makes against a D that does not move (rate 0), and differs from the
+    alternating step's against the updated D."""
+    gen, disc = gan.Generator(hidden=(8,), out_dim=2), gan.Discriminator(hidden=(8,))
+    gp = gen.init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))
+    dp = disc.init(jax.random.PRNGKey(1), jnp.zeros((1, 2)))
+    real = jax.random.normal(jax.random.PRNGKey(3), (16, 2))
+
+    def one_step(d_rate, update):
+        g_opt, d_opt = optax.sgd(0.1), optax.sgd(d_rate)
+        step = gan.make_gan_train_step(
+            generate=gen.apply, discriminate=disc.apply, gen_optimizer=g_opt,
+            disc_optimizer=d_opt, noise_dim=3, objective="minimax", update=update,
+        )  # fmt: skip
+        state = gan.init_gan_state(gp, dp, g_opt, d_opt, jax.random.PRNGKey(2))
+        return jax.jit(step)(state, real)[0].params
+
+    simultaneous = one_step(0.5, "simultaneous")
+    alternating, frozen_d = one_step(0.5, "alternating"), one_step(0.0, "alternating")
+    chex.assert_trees_all_close(simultaneous["disc"], alternating["disc"], rtol=1e-6)
+    chex.assert_trees_all_close(simultaneous["gen"], frozen_d["gen"], rtol=1e-6)
+    gap = max(
+        float(jnp.max(jnp.abs(a - b)))
+        for a, b in zip(
+            jax.tree.leaves(simultaneous["gen"]), jax.tree.leaves(alternating["gen"]), strict=True
+        )
+    )
+    assert gap > 1e-4
+    kw = dict(generate=gen.apply, discriminate=disc.apply, gen_optimizer=optax.sgd(0.1),
+              disc_optimizer=optax.sgd(0.1), noise_dim=3)  # fmt: skip
+    with pytest.raises(ValueError, match="update must be one of"):
+        gan.make_gan_train_step(**kw, update="joint")
+    with pytest.raises(ValueError, match="needs disc_steps=1, got 2"):
+        gan.make_gan_train_step(**kw, update="simultaneous", disc_steps=2)
+
+
 def test_critic_estimates_w1_between_shifted_gaussians():
     critic = gan.Discriminator(hidden=(32,), activation=jnp.tanh)
     init = critic.init(jax.random.PRNGKey(0), jnp.zeros((1, 1)))

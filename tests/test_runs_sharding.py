@@ -157,6 +157,15 @@ def gan_mixture_child(workdir: str) -> dict:
     return out
 
 
+def cpu_devices_child() -> dict:
+    """In a fresh process: the experiments' `--cpu_devices=2` start, then the runs mesh."""
+    from experiments import common
+
+    common._start_devices(False, 0, {}, cpu_devices=2)
+    mesh = common.runs_mesh()
+    return {"devices": jax.device_count(), "mesh": dict(mesh.shape) if mesh else None}
+
+
 def distributed_child(port: int, process_id: int, workdir: str) -> dict:
     """One of two processes with 2 CPU devices each: R = 5 runs over the 4 devices, trained
     for `LOG_EVERY` steps less than `NUM_STEPS` and resumed from the shared workdir's
@@ -247,6 +256,35 @@ def test_the_gan_experiment_splits_its_runs_over_eight_devices(tmp_path):
         }
 
 
+def test_cpu_devices_split_the_host_for_the_runs_mesh():
+    out = _result(_child("t.cpu_devices_child()", _cpu_env()))
+    assert out == {"devices": 2, "mesh": {"runs": 2}}
+
+
+def test_the_gan_experiment_on_one_cpu_device_per_core_queues_no_deadlock(tmp_path):
+    """300 steps logged once: with every step queued ahead of the host, XLA's CPU client
+    stalls the runs' collective (aborting after 40 s) unless `train` bounds the queue."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.gan_mixture", f"--workdir={tmp_path / 'run'}",
+         "--cpu_devices=2", "--config=experiments/configs/gan_mixture.py:quick",
+         "--config.variants=('gan_nonsaturating',)", "--config.datasets=('ring',)",
+         "--config.log_every=300"],
+        cwd=ROOT, env=_cpu_env(), capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["ring_gan_nonsaturating_modes_mean"] >= 1
+
+
+def test_use_cpu_devices_refuses_bad_counts_and_a_started_backend():
+    jnp.zeros(1).block_until_ready()  # the backends have started
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="count must be an integer >= 1"):
+            train.use_cpu_devices(bad)
+    with pytest.raises(ValueError, match="must run before any JAX operation"):
+        train.use_cpu_devices(2)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("localhost", 0))
@@ -300,6 +338,7 @@ def test_bad_runs_settings_are_named():
     "args, message",
     [
         (["--runs_devices=9"], "--runs_devices must be in [0, 1] (0: all), got 9"),
+        (["--cpu_devices=-1"], "--cpu_devices must be >= 0 (0: one per core), got -1"),
         (
             ["--process_id=1", "--num_processes=2"],
             "--num_processes, --process_id need --distributed",

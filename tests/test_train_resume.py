@@ -116,7 +116,9 @@ def test_a_corrupt_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
 def test_a_single_corrupt_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(RuntimeError, match="crash"):
         run(tmp_path, 40, batch_fn=FailAt(15), log_every=10, checkpoint_every=10)
-    _truncate_largest_file(tmp_path / "checkpoints" / "10", "d/*")  # an array data file
+    # Every array data file: which file holds which array varies with the writer's threads.
+    for data_file in (tmp_path / "checkpoints" / "10").rglob("d/*"):
+        data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
     with pytest.raises(T.CheckpointCorruptError) as err:
         run(tmp_path, 40, log_every=10)
     message = str(err.value)

@@ -107,6 +107,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # one compiled step); the same numbers, benchmarks/gan_unrolled.py times both.
     config.runs_axis = "vmap"
     config.unroll_use_scan = False  # a Python loop: as fast as scan, or faster (benchmarks/)
+    # 'alternating': D steps first, G against the updated D; 'simultaneous': both from the
+    # step's starting parameters (genjax.gan.make_gan_train_step's `update`).
+    config.gan_update = "alternating"
     # Evaluation (PacGAN): 2,500 samples per run; exact W1 to held-out data on a subset
     # (the optimal assignment is O(n^3) on the host).
     config.eval_samples = 2500

@@ -26,7 +26,11 @@ and network cells):
 | snapshot_every | 5,000 | `viz_every=5000` |
 
 The unrolled generator ascends D's loss after k simulated Adam updates of D (the
-minimax objective); D itself trains on its plain loss. The notebook's ring has
+minimax objective); D itself trains on its plain loss. The notebook runs both
+players' training ops in one graph run (a simultaneous update); this config
+keeps genjax's default, `gan_update='alternating'` (D first), and
+`--config.gan_update=simultaneous` gives the notebook's order (on the ring,
+2 seeds x 5,000 steps, the two orders stall D alike: docs/results/gan.md). The notebook's ring has
 radius 1 and std 0.01, as `genjax.data.mixtures.ring_modes` (its `linspace`
 over [0, 2 pi] repeats the first mode; here the 8 modes are distinct).
 Minibatch discrimination uses Salimans et al.'s (2016) 100 kernels of dimension 5

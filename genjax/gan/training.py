@@ -41,6 +41,7 @@ TrainStep = Callable[[TrainState, Array | None], tuple[TrainState, Metrics]]
 Sampler = Callable[[PRNGKey, int], Array]  # (key, n) -> n data points
 
 OBJECTIVES = ("minimax", "nonsaturating", "wgan_clip", "wgan_gp")
+UPDATES = ("alternating", "simultaneous")
 # G's loss of D's logits on fakes, per GAN objective (2.2).
 GENERATOR_LOSSES = {
     "minimax": saturating_generator_loss,
@@ -179,8 +180,9 @@ def make_gan_train_step(
     batch_size: int | None = None,
     use_scan: bool = False,
     train_generator: bool = True,
+    update: str = "alternating",
 ) -> TrainStep:
-    """`step(state, real) -> (state, metrics)`: `disc_steps` D updates, then one G update.
+    """`step(state, real) -> (state, metrics)`: `disc_steps` D updates and one G update.
 
     Args:
       generate: `(gen_params, noise [B, noise_dim]) -> samples [B, ...]`.
@@ -200,6 +202,10 @@ def make_gan_train_step(
         draws `batch_size` points per D update (otherwise the batch is `real`).
       use_scan: run the k unrolled updates as a `lax.scan` (see `unrolled_discriminator`).
       train_generator: False trains D alone (e.g. to pre-train a strong D).
+      update: 'alternating' (D first, then G's gradient against the updated D) or
+        'simultaneous' (both gradients at the step's starting parameters, as one
+        joint gradient step: Metz et al.'s reference notebook runs both training
+        ops in one graph run); 'simultaneous' needs `disc_steps` = 1.
 
     Returns:
       The step; metrics: `disc_loss`, `disc_grad_norm`, and when G trains `gen_loss`,
@@ -208,6 +214,10 @@ def make_gan_train_step(
     """
     _check_options(objective, noise_dim, disc_steps, unroll_steps, gp_weight, generator_loss)
     _check_data(sample_data, batch_size, unroll_steps)
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
+    if update == "simultaneous" and disc_steps != 1:
+        raise ValueError(f"update='simultaneous' needs disc_steps=1, got {disc_steps}")
     update_disc = _disc_updates(
         _disc_loss(objective, generate, discriminate, gp_weight), disc_optimizer,
         sample_data=sample_data, noise_dim=noise_dim, disc_steps=disc_steps,
@@ -225,11 +235,13 @@ def make_gan_train_step(
         disc_key, gen_key = jax.random.split(jax.random.fold_in(state.key, state.step))
         gp, dp = state.params["gen"], state.params["disc"]
         gen_opt, disc_opt = state.opt_state["gen"], state.opt_state["disc"]
+        start_disc = (dp, disc_opt)  # G's opponent under update='simultaneous'
         dp, disc_opt, d_loss, d_norm = update_disc(gp, dp, disc_opt, disc_key, real, batch)
         metrics = {"disc_loss": d_loss, "disc_grad_norm": d_norm, "loss": d_loss}
         if train_generator:
+            against = start_disc if update == "simultaneous" else (dp, disc_opt)
             (g_loss, aux), grads = jax.value_and_grad(gen_loss_fn, has_aux=True)(
-                gp, dp, disc_opt, gen_key, batch
+                gp, *against, gen_key, batch
             )
             updates, gen_opt = gen_optimizer.update(grads, gen_opt, gp)
             gp = optax.apply_updates(gp, updates)

@@ -18,7 +18,15 @@ from genjax.train.multirun import (
     shard_runs,
     stack_runs,
 )
-from genjax.train.sharding import DATA_AXIS, RUNS_AXIS, data_mesh, runs_mesh, shard_batch, to_host
+from genjax.train.sharding import (
+    DATA_AXIS,
+    RUNS_AXIS,
+    data_mesh,
+    runs_mesh,
+    shard_batch,
+    to_host,
+    use_cpu_devices,
+)
 from genjax.train.state import (
     Batch,
     LossFn,
@@ -62,5 +70,6 @@ __all__ = [
     "shard_runs",
     "stack_runs",
     "to_host",
+    "use_cpu_devices",
     "train",
 ]

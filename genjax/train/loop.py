@@ -231,6 +231,7 @@ class _Run:
         self.t_saved = self.t_last = time.perf_counter()
         self.step_last = start
         self.stopped = False
+        self.sync_every: int | None = None  # see `_inflight_limit`
 
     def record(self, step: int, scalars: Mapping[str, Any], split: str) -> None:
         self.history.append(
@@ -344,6 +345,21 @@ def _compile(
     return state, step_fn, lambda batch: sharding_lib.shard_batch(batch, mesh, data_axis)
 
 
+# XLA's CPU client can deadlock a step whose devices meet in a collective (a runs mesh
+# over several CPU devices, `use_cpu_devices`) when about 100 steps are queued ahead of
+# the host; queueing at most this many keeps it clear at a negligible cost.
+CPU_INFLIGHT_STEPS = 16
+
+
+def _inflight_limit(state: TrainState) -> int | None:
+    """`CPU_INFLIGHT_STEPS` when `state` spans several CPU devices, else None (no limit)."""
+    for x in jax.tree_util.tree_leaves(state):
+        devices = getattr(getattr(x, "sharding", None), "device_set", ())
+        if len(devices) > 1 and all(d.platform == "cpu" for d in devices):
+            return CPU_INFLIGHT_STEPS
+    return None
+
+
 def _restore(
     ckpt: Checkpointer | None, state: TrainState, config: Mapping[str, Any] | None
 ) -> tuple[TrainState, dict[str, np.ndarray]]:
@@ -388,6 +404,8 @@ def _run_steps(
             state, metrics = step_fn(state, put_batch(batch_fn(step)))
             run.pending.append(metrics)
             step += 1
+            if run.sync_every is not None and step % run.sync_every == 0:
+                jax.block_until_ready(metrics)
             if step == num_steps or step % log_every == 0:
                 run.log(step)
             if step == num_steps or run.stopped:
@@ -437,6 +455,7 @@ def _train(
         run = _Run(ckpt, writer, start, unlogged, meter, config, opts)
         cleanup.callback(run.close)
         run.stopped = _stopped_before(workdir, start, opts.stop_fn)
+        run.sync_every = _inflight_limit(state)
         if meter is not None and start < num_steps and not run.stopped:
             meter.start(start)
         state = _run_steps(run, signals, state, step_fn, put_batch, batch_fn, start, opts)

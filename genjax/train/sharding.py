@@ -8,9 +8,16 @@ several hosts, call `jax.distributed.initialize()` first: every mesh here spans
 every host's devices, each process feeds its local slice of a batch, `to_host`
 reads a sharded result on every process, and only process 0 writes a run's
 records (`is_primary_process`).
+
+One CPU: XLA steps one device's batched program on about one core, so a
+multi-run step on a 2-core host leaves a core idle. `use_cpu_devices()`, called
+before any JAX operation, splits the host into one JAX device per core; a
+`runs_mesh` then spans them and each core trains its own share of the runs.
 """
 
 from __future__ import annotations
+
+import os
 
 import jax
 import numpy as np
@@ -42,6 +49,28 @@ def runs_mesh(num_devices: int | None = None) -> Mesh:
     """A 1-D mesh named `RUNS_AXIS` over the first `num_devices` devices (default: all,
     across hosts): the devices a multi-run state's runs are split over."""
     return data_mesh(num_devices, RUNS_AXIS)
+
+
+def use_cpu_devices(count: int | None = None) -> int:
+    """Splits the host's CPU into `count` JAX devices (default: one per core); returns it.
+
+    Multi-run training (`runs_mesh`, `make_multi_run_step(mesh=...)`) then spreads its
+    runs over every core. Each run's numbers are those of the one-device run up to
+    float rounding. Call it right after importing jax, before any JAX operation.
+
+    Raises:
+      ValueError: `count` is below 1, or JAX has already started its backends.
+    """
+    count = (os.cpu_count() or 1) if count is None else count
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be an integer >= 1 (or None: one per core), got {count!r}")
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:
+        raise ValueError(
+            "use_cpu_devices must run before any JAX operation (JAX's backends have started)"
+        ) from None
+    return count
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
