@@ -809,8 +809,10 @@ METZ_UPDATE = "results/partial/cpu_metz_update"
 def _results_gan_metz_update() -> str:
     rows = []
     for update in ("alternating", "simultaneous"):
-        records = [json.loads(line) for line in
-                   _read_text(f"{METZ_UPDATE}/{update}/ring_gan_minimax.jsonl").splitlines()]
+        records = [
+            json.loads(line)
+            for line in _read_text(f"{METZ_UPDATE}/{update}/ring_gan_minimax.jsonl").splitlines()
+        ]
         train_at = {r["step"]: r for r in records if r["split"] == "train"}
         final = read_json(f"{METZ_UPDATE}/{update}/metrics.json")
         rows.append([
