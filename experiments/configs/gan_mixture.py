@@ -44,7 +44,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config, quick = common.new_config(arg)
     config.datasets = ("ring",) if quick else ("ring", "grid")
     # Presets of genjax.gan.variants (an objective plus options), or names that say their
-    # options: unrolled_k3, unrolled_k3_nonsaturating, gan_minimax_minibatch10.
+    # options (unrolled_k3, unrolled_k3_nonsaturating, gan_minimax_minibatch10).
     config.variants = ("gan_nonsaturating", "unrolled_k5", "wgan_gp") if quick else ALL_VARIANTS
     # Options that replace every GAN-objective variant's own (WGAN variants keep theirs);
     # None keeps the preset's. The variant is renamed to say them: unrolled_k5 with
@@ -103,13 +103,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # modes after 6,000.
     config.gp_weight = 0.1
     config.minibatch_kernel_dim = 5  # C, the dimension each minibatch kernel compares in
-    # How the seeds share a step: 'vmap' (batched) or 'map' (one after another in
-    # one compiled step); the same numbers, benchmarks/gan_unrolled.py times both.
+    # Seeds share a step: 'vmap' (batched) or 'map' (in turn), same numbers; benchmarks/ times both
     config.runs_axis = "vmap"
     config.unroll_use_scan = False  # a Python loop: as fast as scan, or faster (benchmarks/)
-    # 'alternating': D steps first, G against the updated D; 'simultaneous': both from the
-    # step's starting parameters (genjax.gan.make_gan_train_step's `update`).
-    config.gan_update = "alternating"
+    config.gan_update = "alternating"  # or "simultaneous": make_gan_train_step's `update`
     # Evaluation (PacGAN): 2,500 samples per run; exact W1 to held-out data on a subset
     # (the optimal assignment is O(n^3) on the host).
     config.eval_samples = 2500

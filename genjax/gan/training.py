@@ -41,6 +41,9 @@ TrainStep = Callable[[TrainState, Array | None], tuple[TrainState, Metrics]]
 Sampler = Callable[[PRNGKey, int], Array]  # (key, n) -> n data points
 
 OBJECTIVES = ("minimax", "nonsaturating", "wgan_clip", "wgan_gp")
+# How a step orders the players: 'alternating' (D's updates first, then G's gradient against
+# the updated D) or 'simultaneous' (both gradients at the step's starting parameters, one joint
+# gradient step, as Metz et al.'s reference notebook trains).
 UPDATES = ("alternating", "simultaneous")
 # G's loss of D's logits on fakes, per GAN objective (2.2).
 GENERATOR_LOSSES = {
@@ -81,6 +84,24 @@ def _check_options(objective, noise_dim, disc_steps, unroll_steps, gp_weight, ge
         raise ValueError("unrolling and generator_loss are for the GAN objectives, not WGAN")
     if generator_loss is not None and unroll_steps:
         raise ValueError("generator_loss replaces the objective's loss without unrolling only")
+
+
+def _update_gen(gen_loss_fn, gen_optimizer, gp, gen_opt, against, key, batch):
+    """One G update against D's `against` = (params, optimizer state): (gp, gen_opt,
+    metrics: the loss's aux, `gen_loss`, `loss` and G's gradient/update/param norms)."""
+    (g_loss, aux), grads = jax.value_and_grad(gen_loss_fn, has_aux=True)(gp, *against, key, batch)
+    updates, gen_opt = gen_optimizer.update(grads, gen_opt, gp)
+    gp = optax.apply_updates(gp, updates)
+    metrics = {**aux, "gen_loss": g_loss, "loss": g_loss}
+    metrics.update({f"gen_{k}": v for k, v in update_norms(grads, updates, gp).items()})
+    return gp, gen_opt, metrics
+
+
+def _check_update(update, disc_steps):
+    if update not in UPDATES:
+        raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
+    if update == "simultaneous" and disc_steps != 1:
+        raise ValueError(f"update='simultaneous' needs disc_steps=1, got {disc_steps}")
 
 
 def _check_data(sample_data, batch_size, unroll_steps):
@@ -202,10 +223,7 @@ def make_gan_train_step(
         draws `batch_size` points per D update (otherwise the batch is `real`).
       use_scan: run the k unrolled updates as a `lax.scan` (see `unrolled_discriminator`).
       train_generator: False trains D alone (e.g. to pre-train a strong D).
-      update: 'alternating' (D first, then G's gradient against the updated D) or
-        'simultaneous' (both gradients at the step's starting parameters, as one
-        joint gradient step: Metz et al.'s reference notebook runs both training
-        ops in one graph run); 'simultaneous' needs `disc_steps` = 1.
+      update: one of `UPDATES`: 'alternating' or 'simultaneous' (needs disc_steps=1).
 
     Returns:
       The step; metrics: `disc_loss`, `disc_grad_norm`, and when G trains `gen_loss`,
@@ -214,10 +232,7 @@ def make_gan_train_step(
     """
     _check_options(objective, noise_dim, disc_steps, unroll_steps, gp_weight, generator_loss)
     _check_data(sample_data, batch_size, unroll_steps)
-    if update not in UPDATES:
-        raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
-    if update == "simultaneous" and disc_steps != 1:
-        raise ValueError(f"update='simultaneous' needs disc_steps=1, got {disc_steps}")
+    _check_update(update, disc_steps)
     update_disc = _disc_updates(
         _disc_loss(objective, generate, discriminate, gp_weight), disc_optimizer,
         sample_data=sample_data, noise_dim=noise_dim, disc_steps=disc_steps,
@@ -239,14 +254,11 @@ def make_gan_train_step(
         dp, disc_opt, d_loss, d_norm = update_disc(gp, dp, disc_opt, disc_key, real, batch)
         metrics = {"disc_loss": d_loss, "disc_grad_norm": d_norm, "loss": d_loss}
         if train_generator:
-            against = start_disc if update == "simultaneous" else (dp, disc_opt)
-            (g_loss, aux), grads = jax.value_and_grad(gen_loss_fn, has_aux=True)(
-                gp, *against, gen_key, batch
+            against = (dp, disc_opt) if update == "alternating" else start_disc
+            gp, gen_opt, gen_metrics = _update_gen(
+                gen_loss_fn, gen_optimizer, gp, gen_opt, against, gen_key, batch
             )
-            updates, gen_opt = gen_optimizer.update(grads, gen_opt, gp)
-            gp = optax.apply_updates(gp, updates)
-            metrics.update(aux, gen_loss=g_loss, loss=g_loss)
-            metrics.update({f"gen_{k}": v for k, v in update_norms(grads, updates, gp).items()})
+            metrics.update(gen_metrics)
         new_state = TrainState(
             state.step + 1, {"gen": gp, "disc": dp}, {"gen": gen_opt, "disc": disc_opt}, state.key
         )
