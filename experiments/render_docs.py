@@ -807,13 +807,12 @@ METZ_UPDATE = "results/partial/cpu_metz_update"
 
 @block("results.gan_metz_update")
 def _results_gan_metz_update() -> str:
+    from genjax.train import read_metrics
+
     rows = []
     for update in ("alternating", "simultaneous"):
-        records = [
-            json.loads(line)
-            for line in _read_text(f"{METZ_UPDATE}/{update}/ring_gan_minimax.jsonl").splitlines()
-        ]
-        train_at = {r["step"]: r for r in records if r["split"] == "train"}
+        records = read_metrics(ROOT / METZ_UPDATE / update, "train")
+        train_at = {r["step"]: r for r in records}
         final = read_json(f"{METZ_UPDATE}/{update}/metrics.json")
         rows.append([
             f"`{update}`",
