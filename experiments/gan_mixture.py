@@ -48,6 +48,7 @@ SWEEPABLE = {
     "disc_learning_rate", "adam_beta1", "adam_beta2", "adam_eps", "disc_eps_root",
     "wgan_clip_learning_rate", "clip_value", "wgan_gp_learning_rate", "wgan_gp_beta1",
     "wgan_gp_beta2", "gp_weight", "minibatch_kernel_dim", "unroll_use_scan", "gan_update",
+    "gen_batch",
 }  # fmt: skip
 # The indices folded into the recorded runs' keys: a run's evaluation noise (under its
 # run key), the stability sweep (under the root key) and that sweep's evaluation noise.
@@ -120,11 +121,13 @@ def _validate_point(config: ml_collections.ConfigDict) -> None:
                 f"unknown dataset {name!r} in config.datasets; known: {sorted(mixtures.MIXTURES)}"
             )
     common.require_choice(config, "gan_update", gan.UPDATES)
+    common.require_choice(config, "gen_batch", gan.GEN_BATCHES)
     several = [v.name for v in resolve_variants(config) if v.disc_steps != 1]
-    if config.gan_update == "simultaneous" and several:
-        raise common.ConfigError(
-            f"config.gan_update='simultaneous' needs one D step per step; {several} take more"
-        )
+    for name, value in (("gan_update", "simultaneous"), ("gen_batch", "shared")):
+        if config[name] == value and several:
+            raise common.ConfigError(
+                f"config.{name}={value!r} needs one D step per step; {several} take more"
+            )
     for name in ("gen_hidden", "disc_hidden"):
         if not config[name] or any(not isinstance(w, int) or w < 1 for w in config[name]):
             raise common.ConfigError(f"config.{name} must be positive integers: {config[name]}")
@@ -320,7 +323,7 @@ def train_runs(
         variant, generate=gen.apply, discriminate=disc.apply, gen_optimizer=gen_opt,
         disc_optimizer=disc_opt, sample_data=sample_data, noise_dim=config.noise_dim,
         batch_size=config.batch_size, gp_weight=config.gp_weight,
-        use_scan=config.unroll_use_scan, update=config.gan_update,
+        use_scan=config.unroll_use_scan, update=config.gan_update, gen_batch=config.gen_batch,
     )  # fmt: skip
     multi_step = train.make_multi_run_step(
         lambda s: step(s, None), runs_axis=config.runs_axis, mesh=mesh, num_runs=len(keys)

@@ -381,6 +381,8 @@ def test_per_run_learning_rates_change_the_runs(tmp_path):
         ("sweep", "noise_dim:4,4", "repeats"),
         ("sweep", "noise_dim:0.5", "noise_dim"),
         ("adam_beta2", 1.5, "adam_beta2"),
+        ("gan_update", "joint", "gan_update"),
+        ("gen_batch", "same", "gen_batch"),
     ],
 )
 def test_bad_configs_fail_before_training(tmp_path, field, value, match):
@@ -390,6 +392,18 @@ def test_bad_configs_fail_before_training(tmp_path, field, value, match):
     config.stability_sweep = True
     config[field] = value
     with pytest.raises(common.ConfigError, match=match):
+        gan_mixture.train_and_evaluate(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("field, value", [("gan_update", "simultaneous"), ("gen_batch", "shared")])
+def test_one_batch_per_step_options_refuse_variants_with_several_d_steps(tmp_path, field, value):
+    from experiments import gan_mixture
+
+    config = _tiny_config()
+    config.variants = ("gan_minimax", "wgan_gp")
+    config[field] = value
+    with pytest.raises(common.ConfigError, match=f"{field}='{value}' needs one D step.*wgan_gp"):
         gan_mixture.train_and_evaluate(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
 

@@ -313,6 +313,54 @@ def test_simultaneous_update_scores_g_against_the_starting_d():
         gan.make_gan_train_step(**kw, update="simultaneous", disc_steps=2)
 
 
+def test_shared_gen_batch_reuses_the_steps_d_batch_as_the_notebook_does():
+    """gen_batch='shared' (Metz et al.'s notebook: one data and one noise batch per step):
+    G's unrolled loss simulates k updates of D on D update 0's batch and scores G on it
+    again, so G's update is the one computed by hand from that batch; D's update is
+    unchanged, and G's differs from the 'fresh' draws'."""
+    gen, disc = gan.Generator(hidden=(8,), out_dim=2), gan.Discriminator(hidden=(8,))
+    gp = gen.init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))
+    dp = disc.init(jax.random.PRNGKey(1), jnp.zeros((1, 2)))
+    key, k, batch = jax.random.PRNGKey(2), 2, 16
+    sample = lambda kk, n: jax.random.normal(kk, (n, 2)) + 1.0  # noqa: E731
+    g_opt, d_opt = optax.sgd(0.1), optax.adam(0.05, b1=0.5, eps_root=1e-8)
+
+    def one_step(gen_batch):
+        step = gan.make_gan_train_step(
+            generate=gen.apply, discriminate=disc.apply, gen_optimizer=g_opt,
+            disc_optimizer=d_opt, noise_dim=3, objective="minimax", unroll_steps=k,
+            sample_data=sample, batch_size=batch, update="simultaneous", gen_batch=gen_batch,
+        )  # fmt: skip
+        return jax.jit(step)(gan.init_gan_state(gp, dp, g_opt, d_opt, key), None)[0].params
+
+    # Step 0's D batch, as the module documents: D update 0 draws from fold_in(disc_key, 0).
+    disc_key, _ = jax.random.split(jax.random.fold_in(key, 0))
+    real_key, noise_key, _ = jax.random.split(jax.random.fold_in(disc_key, 0), 3)
+    x, z = sample(real_key, batch), jax.random.normal(noise_key, (batch, 3))
+
+    def by_hand(g):
+        return gan.unrolled_generator_loss(
+            g, dp, d_opt.init(dp), jnp.stack([x] * k), jnp.stack([z] * k), z,
+            generate=gen.apply, discriminate=disc.apply, disc_optimizer=d_opt, value_real=x,
+        )  # fmt: skip
+
+    expected = jax.tree.map(lambda p, g: p - 0.1 * g, gp, jax.grad(by_hand)(gp))
+    shared, fresh = one_step("shared"), one_step("fresh")
+    chex.assert_trees_all_close(shared["gen"], expected, rtol=1e-5, atol=1e-7)
+    chex.assert_trees_all_close(shared["disc"], fresh["disc"], rtol=1e-6)
+    gap = max(
+        float(jnp.max(jnp.abs(a - b)))
+        for a, b in zip(jax.tree.leaves(shared["gen"]), jax.tree.leaves(fresh["gen"]), strict=True)
+    )
+    assert gap > 1e-4
+    kw = dict(generate=gen.apply, discriminate=disc.apply, gen_optimizer=g_opt,
+              disc_optimizer=d_opt, noise_dim=3)  # fmt: skip
+    with pytest.raises(ValueError, match="gen_batch must be one of"):
+        gan.make_gan_train_step(**kw, gen_batch="same")
+    with pytest.raises(ValueError, match="gen_batch='shared' needs disc_steps=1, got 5"):
+        gan.make_gan_train_step(**kw, gen_batch="shared", disc_steps=5)
+
+
 def test_critic_estimates_w1_between_shifted_gaussians():
     critic = gan.Discriminator(hidden=(32,), activation=jnp.tanh)
     init = critic.init(jax.random.PRNGKey(0), jnp.zeros((1, 1)))

@@ -107,6 +107,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.runs_axis = "vmap"
     config.unroll_use_scan = False  # a Python loop: as fast as scan, or faster (benchmarks/)
     config.gan_update = "alternating"  # or "simultaneous": make_gan_train_step's `update`
+    config.gen_batch = "fresh"  # or "shared": make_gan_train_step's `gen_batch`
     # Evaluation (PacGAN): 2,500 samples per run; exact W1 to held-out data on a subset
     # (the optimal assignment is O(n^3) on the host).
     config.eval_samples = 2500

@@ -26,13 +26,14 @@ and network cells):
 | snapshot_every | 5,000 | `viz_every=5000` |
 
 The unrolled generator ascends D's loss after k simulated Adam updates of D (the
-minimax objective); D itself trains on its plain loss. The notebook runs both
-players' training ops in one graph run (a simultaneous update); this config
-keeps genjax's default, `gan_update='alternating'` (D first), and
-`--config.gan_update=simultaneous` gives the notebook's order (on the ring,
-2 seeds x 5,000 steps, the two orders stall D alike: docs/results/gan.md). The notebook's ring has
-radius 1 and std 0.01, as `genjax.data.mixtures.ring_modes` (its `linspace`
-over [0, 2 pi] repeats the first mode; here the 8 modes are distinct).
+minimax objective); D itself trains on its plain loss. The notebook builds one graph
+on one data batch and one noise batch per step and runs both players' training ops
+in one graph run: both gradients at the step's starting parameters
+(`gan_update='simultaneous'`), and G's loss and every simulated D update on D's own
+batch (`gen_batch='shared'`). This config does the same; genjax's defaults
+(`alternating`, `fresh`) remain a flag away. The notebook's ring has radius 1
+and std 0.01, as `genjax.data.mixtures.ring_modes` (its `linspace` over
+[0, 2 pi] repeats the first mode; here the 8 modes are distinct).
 Minibatch discrimination uses Salimans et al.'s (2016) 100 kernels of dimension 5
 (github.com/openai/improved-gan, mnist_svhn_cifar10: `MinibatchLayer(num_kernels=100)`,
 whose `dim_per_kernel` defaults to 5): the variant `gan_nonsaturating_minibatch100`.
@@ -78,6 +79,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.adam_beta1 = 0.5
     config.adam_beta2 = 0.999
     config.adam_eps = 1e-8
+    config.gan_update = "simultaneous"
+    config.gen_batch = "shared"
     config.minibatch_kernels = None  # each variant's own (the name says 100 kernels)
     config.minibatch_kernel_dim = 5
     config.snapshot_every = 20 if quick else 5_000

@@ -19,7 +19,7 @@ from genjax.gan.losses import (
 from genjax.gan.metrics import class_histogram_kl, mode_statistics
 from genjax.gan.minibatch import MinibatchDiscrimination, minibatch_features
 from genjax.gan.models import Discriminator, Generator
-from genjax.gan.training import UPDATES, init_gan_state, make_gan_train_step
+from genjax.gan.training import GEN_BATCHES, UPDATES, init_gan_state, make_gan_train_step
 from genjax.gan.unrolled import (
     discriminator_step,
     unrolled_discriminator,
@@ -36,6 +36,7 @@ from genjax.gan.wgan import (
 )
 
 __all__ = [
+    "GEN_BATCHES",
     "UPDATES",
     "Discriminator",
     "Generator",

@@ -6,10 +6,11 @@ WGAN-GP; k unrolled D updates inside G's loss (`genjax.gan.unrolled`). The
 state's params and optimizer states are `{"gen": ..., "disc": ...}` dicts
 (`init_gan_state`). Step s draws everything from `fold_in(state.key, s)`:
 D update i from `fold_in(disc_key, i)` (its data, noise and penalty keys), G's
-update from `gen_key`. Real data come either from the training loop's batch
-(`step(state, real)`: every D update of the step sees it) or, for infinite data
-such as the 2-D mixtures, from `sample_data(key, batch_size)` (`step(state,
-None)`): then many seeds train at once with `genjax.train.make_multi_run_step`.
+update from `gen_key` (with `gen_batch='shared'`: D update 0's batch). Real data
+come either from the training loop's batch (`step(state, real)`: every D update of
+the step sees it) or, for infinite data such as the 2-D mixtures, from
+`sample_data(key, batch_size)` (`step(state, None)`): then many seeds train at
+once with `genjax.train.make_multi_run_step`.
 
 The papers' optimizers are the caller's: Adam(1e-3..1e-4, b1=0.5) for GANs
 (with `eps_root > 0` when unrolling; see `genjax.gan.unrolled`), RMSprop(5e-5)
@@ -45,6 +46,11 @@ OBJECTIVES = ("minimax", "nonsaturating", "wgan_clip", "wgan_gp")
 # the updated D) or 'simultaneous' (both gradients at the step's starting parameters, one joint
 # gradient step, as Metz et al.'s reference notebook trains).
 UPDATES = ("alternating", "simultaneous")
+# Where G's loss gets its data and noise: 'fresh' (its own draws: the generator noise and, when
+# unrolling, the k simulated D updates' batches) or 'shared' (the step's one D batch, reused by
+# G's loss and by every simulated update, as Metz et al.'s reference notebook builds one graph
+# on one data and one noise batch per step).
+GEN_BATCHES = ("fresh", "shared")
 # G's loss of D's logits on fakes, per GAN objective (2.2).
 GENERATOR_LOSSES = {
     "minimax": saturating_generator_loss,
@@ -97,11 +103,14 @@ def _update_gen(gen_loss_fn, gen_optimizer, gp, gen_opt, against, key, batch):
     return gp, gen_opt, metrics
 
 
-def _check_update(update, disc_steps):
+def _check_update(update, gen_batch, disc_steps):
     if update not in UPDATES:
         raise ValueError(f"update must be one of {UPDATES}, got {update!r}")
-    if update == "simultaneous" and disc_steps != 1:
-        raise ValueError(f"update='simultaneous' needs disc_steps=1, got {disc_steps}")
+    if gen_batch not in GEN_BATCHES:
+        raise ValueError(f"gen_batch must be one of {GEN_BATCHES}, got {gen_batch!r}")
+    for name, value in (("update", update), ("gen_batch", gen_batch)):
+        if value in ("simultaneous", "shared") and disc_steps != 1:
+            raise ValueError(f"{name}={value!r} needs disc_steps=1, got {disc_steps}")
 
 
 def _check_data(sample_data, batch_size, unroll_steps):
@@ -130,6 +139,13 @@ def _disc_loss(objective: str, generate: Generate, discriminate: Discriminate, g
     return disc_loss_fn
 
 
+def _disc_batch(sample_data, noise_dim, disc_key, i, real, batch):
+    """D update i's (data, noise, penalty key), all from `fold_in(disc_key, i)`."""
+    real_key, noise_key, pen_key = jax.random.split(jax.random.fold_in(disc_key, i), 3)
+    x = real if sample_data is None else sample_data(real_key, batch)
+    return x, jax.random.normal(noise_key, (batch, noise_dim)), pen_key
+
+
 def _disc_updates(disc_loss_fn, disc_optimizer, *, sample_data, noise_dim, disc_steps):
     """`(gen_params, disc_params, disc_opt_state, disc_key, real, batch) -> (disc_params,
     disc_opt_state, last loss, last gradient norm)`: `disc_steps` updates of D."""
@@ -137,9 +153,7 @@ def _disc_updates(disc_loss_fn, disc_optimizer, *, sample_data, noise_dim, disc_
     def update_disc(gp, dp, disc_opt, disc_key: PRNGKey, real: Array | None, batch: int):
         def disc_update(i, carry):
             dp, disc_opt, _, _ = carry
-            real_key, noise_key, pen_key = jax.random.split(jax.random.fold_in(disc_key, i), 3)
-            x = real if sample_data is None else sample_data(real_key, batch)
-            noise = jax.random.normal(noise_key, (batch, noise_dim))
+            x, noise, pen_key = _disc_batch(sample_data, noise_dim, disc_key, i, real, batch)
             loss, grads = jax.value_and_grad(disc_loss_fn)(dp, gp, x, noise, pen_key)
             updates, disc_opt = disc_optimizer.update(grads, disc_opt, dp)
             return optax.apply_updates(dp, updates), disc_opt, loss, optax.global_norm(grads)
@@ -150,29 +164,48 @@ def _disc_updates(disc_loss_fn, disc_optimizer, *, sample_data, noise_dim, disc_
     return update_disc
 
 
+def _gen_batches(key, batch, unroll_steps, value_form, *, gen_batch, sample_data, noise_dim):
+    """G's (noise [B, z], k (+ 1) data batches [k (+ 1), B, ...], k noise batches [k, B, z]).
+
+    'fresh': all drawn from `key`; 'shared': `key` is the step's D key, and G reuses D
+    update 0's data and noise for its loss and for every simulated update.
+    """
+    num_real = unroll_steps + 1 if value_form else unroll_steps
+    if gen_batch == "shared":
+        x, noise, _ = _disc_batch(sample_data, noise_dim, key, 0, None, batch)
+        if not unroll_steps:
+            return noise, None, None
+        real = jnp.broadcast_to(x, (num_real, *x.shape))
+        return noise, real, jnp.broadcast_to(noise, (unroll_steps, *noise.shape))
+    noise_key, real_key, unroll_key = jax.random.split(key, 3)
+    noise = jax.random.normal(noise_key, (batch, noise_dim))
+    if not unroll_steps:
+        return noise, None, None
+    real = jax.vmap(lambda kk: sample_data(kk, batch))(jax.random.split(real_key, num_real))
+    return noise, real, jax.random.normal(unroll_key, (unroll_steps, batch, noise_dim))
+
+
 def _gen_loss(objective, generator_loss, unroll_steps, *, generate, discriminate,
-              disc_optimizer, sample_data, noise_dim, use_scan):  # fmt: skip
+              disc_optimizer, sample_data, noise_dim, use_scan, gen_batch):  # fmt: skip
     """`(gen_params, disc_params, disc_opt_state, key, batch) -> (G's loss, metrics)`.
 
-    The key gives G's noise and, when unrolling, the k (+ 1) fresh data batches and
-    the noise of the k simulated D updates.
+    The key gives G's noise and, when unrolling, the k (+ 1) data batches and the
+    noise of the k simulated D updates (`_gen_batches`).
     """
     wgan = objective.startswith("wgan")
     loss_of_logits = generator_loss or GENERATOR_LOSSES.get(objective)
     value_form = objective == "minimax"  # unrolled: V(D_K, G), on one more data batch
 
     def gen_loss_fn(gp, dp, disc_opt, key: PRNGKey, batch: int) -> tuple[Array, Metrics]:
-        noise_key, real_key, unroll_key = jax.random.split(key, 3)
-        noise = jax.random.normal(noise_key, (batch, noise_dim))
+        noise, real_batches, unroll_noise = _gen_batches(
+            key, batch, unroll_steps, value_form,
+            gen_batch=gen_batch, sample_data=sample_data, noise_dim=noise_dim,
+        )  # fmt: skip
         if not unroll_steps:
             scores = discriminate(dp, generate(gp, noise))
             if wgan:
                 return wgan_generator_loss(scores), {}
             return loss_of_logits(scores), {"d_of_fake": jax.nn.sigmoid(scores).mean()}
-        real_batches = jax.vmap(lambda kk: sample_data(kk, batch))(
-            jax.random.split(real_key, unroll_steps + 1 if value_form else unroll_steps)
-        )
-        unroll_noise = jax.random.normal(unroll_key, (unroll_steps, batch, noise_dim))
         loss = unrolled_generator_loss(
             gp, dp, disc_opt, real_batches[:unroll_steps], unroll_noise, noise,
             generate=generate, discriminate=discriminate, disc_optimizer=disc_optimizer,
@@ -202,6 +235,7 @@ def make_gan_train_step(
     use_scan: bool = False,
     train_generator: bool = True,
     update: str = "alternating",
+    gen_batch: str = "fresh",
 ) -> TrainStep:
     """`step(state, real) -> (state, metrics)`: `disc_steps` D updates and one G update.
 
@@ -224,6 +258,9 @@ def make_gan_train_step(
       use_scan: run the k unrolled updates as a `lax.scan` (see `unrolled_discriminator`).
       train_generator: False trains D alone (e.g. to pre-train a strong D).
       update: one of `UPDATES`: 'alternating' or 'simultaneous' (needs disc_steps=1).
+      gen_batch: one of `GEN_BATCHES`: 'fresh' (G's loss and the k simulated D updates
+        draw their own batches) or 'shared' (they reuse the step's D batch; needs
+        disc_steps=1, and `sample_data` when unrolling).
 
     Returns:
       The step; metrics: `disc_loss`, `disc_grad_norm`, and when G trains `gen_loss`,
@@ -232,7 +269,7 @@ def make_gan_train_step(
     """
     _check_options(objective, noise_dim, disc_steps, unroll_steps, gp_weight, generator_loss)
     _check_data(sample_data, batch_size, unroll_steps)
-    _check_update(update, disc_steps)
+    _check_update(update, gen_batch, disc_steps)
     update_disc = _disc_updates(
         _disc_loss(objective, generate, discriminate, gp_weight), disc_optimizer,
         sample_data=sample_data, noise_dim=noise_dim, disc_steps=disc_steps,
@@ -240,7 +277,7 @@ def make_gan_train_step(
     gen_loss_fn = _gen_loss(
         objective, generator_loss, unroll_steps, generate=generate, discriminate=discriminate,
         disc_optimizer=disc_optimizer, sample_data=sample_data, noise_dim=noise_dim,
-        use_scan=use_scan,
+        use_scan=use_scan, gen_batch=gen_batch,
     )  # fmt: skip
 
     def step(state: TrainState, real: Array | None) -> tuple[TrainState, Metrics]:
@@ -255,8 +292,9 @@ def make_gan_train_step(
         metrics = {"disc_loss": d_loss, "disc_grad_norm": d_norm, "loss": d_loss}
         if train_generator:
             against = (dp, disc_opt) if update == "alternating" else start_disc
+            key = disc_key if gen_batch == "shared" else gen_key
             gp, gen_opt, gen_metrics = _update_gen(
-                gen_loss_fn, gen_optimizer, gp, gen_opt, against, gen_key, batch
+                gen_loss_fn, gen_optimizer, gp, gen_opt, against, key, batch
             )
             metrics.update(gen_metrics)
         new_state = TrainState(
