@@ -826,6 +826,31 @@ def _results_gan_metz_update() -> str:
     return table(header, rows)
 
 
+METZ_NOTEBOOK = "results/partial/cpu_metz_notebook"
+
+
+@block("results.gan_metz_notebook")
+def _results_gan_metz_notebook() -> str:
+    from genjax.train import read_metrics
+
+    config = read_json(f"{METZ_NOTEBOOK}/config.json")
+    steps = range(config["snapshot_every"], config["num_steps"] + 1, config["snapshot_every"])
+    rows = []
+    for variant in config["variants"]:
+        folder = ROOT / METZ_NOTEBOOK / variant
+        evals = {r["step"]: r for r in read_metrics(folder, "eval")}
+        last = [r for r in read_metrics(folder, "train") if r["step"] == config["num_steps"]][0]
+        cells = []
+        for t in steps:
+            runs = sum(1 for k in evals[t] if k.startswith("modes_r"))
+            modes = _mean([evals[t][f"modes_r{i}"] for i in range(runs)])
+            hq = _mean([evals[t][f"hq_r{i}"] for i in range(runs)])
+            cells.append(f"{num(modes, 2)} ({num(100 * hq, 2)}%)")
+        rows.append([f"`{variant}`", *cells, num(last["disc_loss"], 3)])
+    header = ["variant", *(f"{t:,}" for t in steps), f"D's loss, {config['num_steps']:,}"]
+    return table(header, rows)
+
+
 @block("results.gan_stability_partial")
 def _results_gan_stability_partial() -> str:
     from experiments.configs import gan_mixture as gan_mixture_config
@@ -876,6 +901,12 @@ def _results_gan_metz_setting() -> str:
         [
             "Adam beta1 / beta2 / epsilon",
             f"{c.adam_beta1:g} / {c.adam_beta2:g} / {sci(c.adam_eps)}",
+        ],
+        ["players' updates", f"{c.gan_update} (`gan_update`)"],
+        [
+            "G's data and noise",
+            f"{c.gen_batch} (`gen_batch`): "
+            + ("the step's one D batch" if c.gen_batch == "shared" else "its own draws"),
         ],
         ["generator steps", f"{c.num_steps:,}"],
         ["mode-coverage snapshots", f"every {c.snapshot_every:,} steps"],
