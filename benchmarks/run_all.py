@@ -1,6 +1,6 @@
-"""Runs every benchmark at the default ISA and/or capped at AVX2 or AVX, with JSON records.
+"""Runs every benchmark, at the machine's default ISA and/or capped at AVX2, with JSON records.
 
-    python -m benchmarks.run_all --out DIR [--isa default|avx2|avx|both|all|LIST] [--quick]
+    python -m benchmarks.run_all --out DIR [--isa default|avx2|both] [--quick]
         [--benchmarks vae_step,gan_unrolled,...] [--repeats N] [--torch-threads N]
 
 Each benchmark runs in its own Python process, once per ISA setting, and writes
@@ -14,22 +14,16 @@ settings:
   `DNNL_MAX_CPU_ISA`, `MKL_ENABLE_INSTRUCTIONS`);
 - `avx2`: JAX with `XLA_FLAGS=--xla_cpu_max_isa=AVX2` and PyTorch with
   `ATEN_CPU_CAPABILITY=avx2`, `ONEDNN_MAX_CPU_ISA=AVX2`,
-  `MKL_ENABLE_INSTRUCTIONS=AVX2`: an AVX-512 machine measures a second CPU kind;
-- `avx`: JAX with `XLA_FLAGS=--xla_cpu_max_isa=AVX` and PyTorch with
-  `ATEN_CPU_CAPABILITY=default`, `ONEDNN_MAX_CPU_ISA=AVX`,
-  `MKL_ENABLE_INSTRUCTIONS=AVX`: a CPU without AVX2 and FMA, the second kind an
-  AVX2 machine can measure.
+  `MKL_ENABLE_INSTRUCTIONS=AVX2`.
 
-The oneDNN and MKL variables hold for the whole process, so they cap both
-frameworks' use of those libraries. `--isa` takes one setting, `both` (default
-and avx2), `all` (the three) or a comma-separated list. The settings of a
-benchmark run one after the other before the next benchmark starts, so that
-they meet about the same load on a shared machine. `DIR/summary.json` gathers
-every record's figures, meanings, wall time and load average, the machine (CPU
-model and ISA flags) and the settings; the exit status is 1 when a benchmark
-fails (the others still run). `--repeats` passes through to every benchmark that
-times something (all but `gan_memory`), `--torch-threads` to every one;
-`--quick` runs each at tiny sizes (a smoke test).
+With `--isa both` the two settings of a benchmark run one after the other
+before the next benchmark starts, so that both meet about the same load on a
+shared machine. `DIR/summary.json` gathers every record's figures, meanings,
+wall time and load average, the machine (CPU model and ISA flags) and the
+settings; the exit status is 1 when a benchmark fails (the others still run).
+`--repeats` passes through to every benchmark that times something (all but
+`gan_memory`), `--torch-threads` to every one; `--quick` runs each at tiny sizes
+(a smoke test).
 """
 
 from __future__ import annotations
@@ -49,33 +43,28 @@ BENCHMARKS = ("train_loop_overhead", "vae_step", "gan_unrolled", "gan_memory", "
 TIMED = ("train_loop_overhead", "vae_step", "gan_unrolled", "lstm_step")  # take --repeats
 # Fixed arguments: gan_unrolled also times its seeds with one CPU device per core.
 EXTRA_ARGS = {"gan_unrolled": ["--cpu_devices", "0"]}
-# Each capped setting: (XLA's --xla_cpu_max_isa, PyTorch's variables).
-ISA_CAPS = {
-    "avx2": ("AVX2", {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
-                      "MKL_ENABLE_INSTRUCTIONS": "AVX2"}),
-    "avx": ("AVX", {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "AVX",
-                    "MKL_ENABLE_INSTRUCTIONS": "AVX"}),
-}  # fmt: skip
-SETTINGS = ("default", *ISA_CAPS)
-ISA_GROUPS = {"both": ("default", "avx2"), "all": SETTINGS}
-_ISA_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
-             "DNNL_MAX_CPU_ISA")  # fmt: skip
+ISAS = {"default": ("default",), "avx2": ("avx2",), "both": ("default", "avx2")}
+AVX2_ENV = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
+_ISA_CAPS = (*AVX2_ENV, "DNNL_MAX_CPU_ISA")
 _XLA_ISA_RE = re.compile(r"--xla_cpu_max_isa=\S*")
 _ROOT = Path(__file__).resolve().parent.parent
 
 
 def isa_environment(isa: str, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment a benchmark runs in at ISA setting `isa` (one of `SETTINGS`)."""
-    if isa not in SETTINGS:
-        raise ValueError(f"isa must be one of {SETTINGS}, got {isa!r}")
+    """The environment a benchmark runs in at ISA setting `isa` ('default' or 'avx2')."""
+    if isa not in ("default", "avx2"):
+        raise ValueError(f"isa must be 'default' or 'avx2', got {isa!r}")
     env = dict(os.environ if base is None else base)
     for name in _ISA_CAPS:
         env.pop(name, None)
     flags = _XLA_ISA_RE.sub("", env.get("XLA_FLAGS", "")).split()
-    if isa in ISA_CAPS:
-        xla_isa, torch_env = ISA_CAPS[isa]
-        flags.append(f"--xla_cpu_max_isa={xla_isa}")
-        env.update(torch_env)
+    if isa == "avx2":
+        flags.append("--xla_cpu_max_isa=AVX2")
+        env.update(AVX2_ENV)
     if flags:
         env["XLA_FLAGS"] = " ".join(flags)
     else:
@@ -87,9 +76,7 @@ def isa_environment(isa: str, base: dict[str, str] | None = None) -> dict[str, s
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="the output folder")
-    parser.add_argument(
-        "--isa", default="default", help=f"one of {SETTINGS}, 'both', 'all' or a comma list"
-    )
+    parser.add_argument("--isa", choices=tuple(ISAS), default="default")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats")
     parser.add_argument(
         "--benchmarks", default=",".join(BENCHMARKS), help="comma-separated subset, in order"
@@ -99,12 +86,6 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out must be a folder, got the file {args.out}")
-    isas = ISA_GROUPS.get(args.isa) or tuple(i for i in args.isa.split(",") if i)
-    bad = [i for i in isas if i not in SETTINGS]
-    if bad or not isas or len(set(isas)) != len(isas):
-        parser.error(f"--isa must be one of {SETTINGS}, 'both', 'all' or a list of distinct "
-                     f"settings; got {args.isa!r}")  # fmt: skip
-    args.isa = isas
     args.benchmarks = [b for b in args.benchmarks.split(",") if b]
     unknown = [b for b in args.benchmarks if b not in BENCHMARKS]
     if unknown or not args.benchmarks:
@@ -149,7 +130,7 @@ def run_one(bench: str, isa: str, args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    isas = args.isa
+    isas = ISAS[args.isa]
     start, load_start = time.perf_counter(), list(os.getloadavg())
     results = {bench: {isa: run_one(bench, isa, args) for isa in isas} for bench in args.benchmarks}
     summary = {

@@ -1531,24 +1531,20 @@ def _bench_cpu_machine() -> str:
     cpu, packages = first["environment"]["cpu"], first["environment"]["packages"]
     flags = cpu["isa_flags"] or []
     widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "below AVX2"
+    same = widest != "AVX-512"
     isas = summary["isa_settings"]
-    groups = {("default", "avx2"): "both", ("default", "avx2", "avx"): "all"}
     command = f"python -m benchmarks.run_all --out {BENCH_CPU} --isa "
-    command += groups.get(tuple(isas), ",".join(isas))
+    command += "both" if len(isas) == 2 else isas[0]
     for flag in ("repeats", "torch_threads"):
         if summary.get(flag) is not None:
             command += f" --{flag.replace('_', '-')} {summary[flag]}"
     command += " --quick" if summary.get("quick") else ""
-    notes = []
-    if "avx2" in isas and widest != "AVX-512":
-        notes.append("the AVX2 cap changes nothing here, so `default` and `avx2` differ only "
-                     "by run-to-run noise")  # fmt: skip
-    if "avx" in isas:
-        notes.append("`avx` runs both frameworks as on a CPU without AVX2 and FMA")
     out = (
         f"`{command}`\n\n"
         f"**{cpu['model']}**, {cpu['logical_cores']} logical cores; ISA flags: "
-        f"{_flags(first)} (the widest: {widest}" + "".join(f"; {n}" for n in notes) + ")."
+        f"{_flags(first)} (the widest: {widest}"
+        + ("; the AVX2 cap changes nothing here, so the two settings differ only by "
+           "run-to-run noise)." if same else ").")
         + f" jax {packages['jax']}, jaxlib {packages['jaxlib']}, torch {packages['torch']}."
         f" All benchmarks ran in {num(summary['wall_s'] / 60, 2)} minutes."
     )  # fmt: skip
