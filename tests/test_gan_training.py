@@ -323,7 +323,7 @@ def test_shared_gen_batch_reuses_the_steps_d_batch_as_the_notebook_does():
     dp = disc.init(jax.random.PRNGKey(1), jnp.zeros((1, 2)))
     key, k, batch = jax.random.PRNGKey(2), 2, 16
     sample = lambda kk, n: jax.random.normal(kk, (n, 2)) + 1.0  # noqa: E731
-    g_opt, d_opt = optax.sgd(0.1), optax.adam(0.05, b1=0.5, eps_root=1e-8)
+    g_opt, d_opt = optax.sgd(0.1), optax.sgd(0.5)
 
     def one_step(gen_batch):
         step = gan.make_gan_train_step(
