@@ -826,28 +826,36 @@ def _results_gan_metz_update() -> str:
     return table(header, rows)
 
 
-METZ_NOTEBOOK = "results/partial/cpu_metz_notebook"
+# Metz et al.'s ring trained as their notebook trains: one run folder per command.
+METZ_NOTEBOOK = ("results/partial/cpu_metz_notebook", "results/partial/cpu_metz_notebook_k10")
 
 
 @block("results.gan_metz_notebook")
 def _results_gan_metz_notebook() -> str:
     from genjax.train import read_metrics
 
-    config = read_json(f"{METZ_NOTEBOOK}/config.json")
-    steps = range(config["snapshot_every"], config["num_steps"] + 1, config["snapshot_every"])
+    configs = {run: read_json(f"{run}/config.json") for run in METZ_NOTEBOOK}
+    every = {c["snapshot_every"] for c in configs.values()}.pop()
+    last = max(c["num_steps"] for c in configs.values())
+    steps = range(every, last + 1, every)
     rows = []
-    for variant in config["variants"]:
-        folder = ROOT / METZ_NOTEBOOK / variant
-        evals = {r["step"]: r for r in read_metrics(folder, "eval")}
-        last = [r for r in read_metrics(folder, "train") if r["step"] == config["num_steps"]][0]
-        cells = []
-        for t in steps:
-            runs = sum(1 for k in evals[t] if k.startswith("modes_r"))
-            modes = _mean([evals[t][f"modes_r{i}"] for i in range(runs)])
-            hq = _mean([evals[t][f"hq_r{i}"] for i in range(runs)])
-            cells.append(f"{num(modes, 2)} ({num(100 * hq, 2)}%)")
-        rows.append([f"`{variant}`", *cells, num(last["disc_loss"], 3)])
-    header = ["variant", *(f"{t:,}" for t in steps), f"D's loss, {config['num_steps']:,}"]
+    for run, config in configs.items():
+        for variant in config["variants"]:
+            folder = ROOT / run / variant
+            evals = {r["step"]: r for r in read_metrics(folder, "eval")}
+            end = [r for r in read_metrics(folder, "train") if r["step"] == config["num_steps"]]
+            cells = []
+            for t in steps:
+                if t not in evals:
+                    cells.append("–")
+                    continue
+                runs = sum(1 for k in evals[t] if k.startswith("modes_r"))
+                modes = _mean([evals[t][f"modes_r{i}"] for i in range(runs)])
+                hq = _mean([evals[t][f"hq_r{i}"] for i in range(runs)])
+                cells.append(f"{num(modes, 2)} ({num(100 * hq, 2)}%)")
+            rows.append([f"`{variant}`", f"{config['num_steps']:,}", *cells,
+                         num(end[0]["disc_loss"], 3)])  # fmt: skip
+    header = ["variant", "steps run", *(f"{t:,}" for t in steps), "D's loss at the end"]
     return table(header, rows)
 
 
