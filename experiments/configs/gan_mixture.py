@@ -77,9 +77,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # Rates are constant as in the papers; < 1 decays each (cosine) to that fraction
     # over the run (measured: 0.1 does no better for the ring GAN at 2,000 steps).
     config.lr_final_fraction = 1.0
-    # The GAN objectives' Adam (G's and D's rates; the stability sweep sets both to its
-    # rate). D's eps_root > 0 keeps the gradient through its unrolled updates finite
-    # (genjax.gan.unrolled).
+    # The GAN objectives' Adam (G's and D's rates; the stability sweep sets both to its rate).
+    # D's eps_root > 0 keeps gradients through unrolled updates finite (genjax.gan.unrolled).
     config.gen_learning_rate = 1e-3
     config.disc_learning_rate = 1e-3
     config.adam_beta1 = 0.5

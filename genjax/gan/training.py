@@ -21,6 +21,7 @@ alg. 1).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -248,24 +249,22 @@ def make_gan_train_step(
         maximises log D(G(z))), 'wgan_clip' or 'wgan_gp' (+ `gp_weight` x penalty).
       generator_loss: replaces a GAN objective's loss of D's logits on fakes.
       disc_steps: D updates per step.
-      unroll_steps: k > 0 scores G against D after k simulated updates on fresh
-        batches, differentiated through them (`unrolled_generator_loss`): with
-        'minimax' the value V(D_K, G) on one more fresh batch (Metz et al. 2016),
-        with 'nonsaturating' -log D_K(G(z)). Needs `sample_data`.
+      unroll_steps: k > 0 scores G against D after k simulated updates, differentiated
+        through (`unrolled_generator_loss`): 'minimax' by the value V(D_K, G) on one more
+        batch (Metz et al. 2016), 'nonsaturating' by -log D_K(G(z)). Needs `sample_data`.
       gp_weight: lambda of WGAN-GP.
       sample_data: `(key, n) -> [n, ...]` data; the step then ignores `real` and
         draws `batch_size` points per D update (otherwise the batch is `real`).
       use_scan: run the k unrolled updates as a `lax.scan` (see `unrolled_discriminator`).
       train_generator: False trains D alone (e.g. to pre-train a strong D).
-      update: one of `UPDATES`: 'alternating' or 'simultaneous' (needs disc_steps=1).
-      gen_batch: one of `GEN_BATCHES`: 'fresh' (G's loss and the k simulated D updates
-        draw their own batches) or 'shared' (they reuse the step's D batch; needs
-        disc_steps=1, and `sample_data` when unrolling).
+      update: `UPDATES`: 'alternating' or 'simultaneous' (G against the step's starting D).
+      gen_batch: `GEN_BATCHES`: 'fresh' or 'shared' (G's loss and the k simulated D
+        updates reuse the step's D batch). 'simultaneous' and 'shared' need disc_steps=1.
 
     Returns:
-      The step; metrics: `disc_loss`, `disc_grad_norm`, and when G trains `gen_loss`,
-      G's gradient / update / param norms and (GAN objectives) `d_of_fake`, the mean
-      D(G(z)); `loss` is `gen_loss` (or `disc_loss`).
+      The step; metrics: `disc_loss`, `disc_grad_norm` and, when G trains, `gen_loss`, G's
+      gradient / update / param norms and (GAN objectives) `d_of_fake`, the mean D(G(z));
+      `loss` is `gen_loss` (or `disc_loss`).
     """
     _check_options(objective, noise_dim, disc_steps, unroll_steps, gp_weight, generator_loss)
     _check_data(sample_data, batch_size, unroll_steps)
@@ -279,6 +278,7 @@ def make_gan_train_step(
         disc_optimizer=disc_optimizer, sample_data=sample_data, noise_dim=noise_dim,
         use_scan=use_scan, gen_batch=gen_batch,
     )  # fmt: skip
+    update_gen = functools.partial(_update_gen, gen_loss_fn, gen_optimizer)
 
     def step(state: TrainState, real: Array | None) -> tuple[TrainState, Metrics]:
         if sample_data is None and real is None:
@@ -293,13 +293,9 @@ def make_gan_train_step(
         if train_generator:
             against = (dp, disc_opt) if update == "alternating" else start_disc
             key = disc_key if gen_batch == "shared" else gen_key
-            gp, gen_opt, gen_metrics = _update_gen(
-                gen_loss_fn, gen_optimizer, gp, gen_opt, against, key, batch
-            )
+            gp, gen_opt, gen_metrics = update_gen(gp, gen_opt, against, key, batch)
             metrics.update(gen_metrics)
-        new_state = TrainState(
-            state.step + 1, {"gen": gp, "disc": dp}, {"gen": gen_opt, "disc": disc_opt}, state.key
-        )
-        return new_state, metrics
+        params, opt_state = {"gen": gp, "disc": dp}, {"gen": gen_opt, "disc": disc_opt}
+        return TrainState(state.step + 1, params, opt_state, state.key), metrics
 
     return step
