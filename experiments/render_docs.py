@@ -859,6 +859,66 @@ def _results_gan_metz_notebook() -> str:
     return table(header, rows)
 
 
+# The same setting at ten seeds per variant (the registered count) on the ring: one run
+# folder per command under it.
+METZ_TEN_SEEDS = "results/partial/cpu_metz_notebook_10seeds"
+
+
+def _metz_ten_seed_runs() -> list[tuple[str, dict, str]]:
+    """(run folder, its config, variant) for each variant of the ten-seed runs."""
+    runs = sorted(p for p in (ROOT / METZ_TEN_SEEDS).iterdir() if (p / "config.json").exists())
+    out = []
+    for run in runs:
+        config = read_json(f"{METZ_TEN_SEEDS}/{run.name}/config.json")
+        out.extend((f"{METZ_TEN_SEEDS}/{run.name}", config, v) for v in config["variants"])
+    return out
+
+
+@block("results.gan_metz_notebook_10seeds")
+def _results_gan_metz_notebook_10seeds() -> str:
+    from genjax.train import read_metrics
+
+    rows = []
+    for run, config, variant in _metz_ten_seed_runs():
+        folder = ROOT / run / variant
+        evals = {r["step"]: r for r in read_metrics(folder, "eval")}
+        reached = max(r["step"] for r in read_metrics(folder, "train"))
+        steps = range(config["snapshot_every"], config["num_steps"] + 1, config["snapshot_every"])
+        cells, per_seed = [], []
+        for t in steps:
+            if t not in evals:
+                cells.append("–")
+                continue
+            seeds = sum(1 for k in evals[t] if k.startswith("modes_r"))
+            per_seed = sorted(int(evals[t][f"modes_r{i}"]) for i in range(seeds))
+            hq = _mean([evals[t][f"hq_r{i}"] for i in range(seeds)])
+            cells.append(f"{num(_mean(per_seed), 2)} ({num(100 * hq, 2)}%)")
+        rows.append([f"`{variant}`", f"{config['num_seeds']}", f"{reached:,}", *cells,
+                     " ".join(str(m) for m in per_seed)])  # fmt: skip
+    every = _metz_ten_seed_runs()[0][1]
+    steps = range(every["snapshot_every"], every["num_steps"] + 1, every["snapshot_every"])
+    header = ["variant", "seeds", "steps run", *(f"{t:,}" for t in steps),
+              "modes of each seed, last snapshot"]  # fmt: skip
+    return table(header, rows)
+
+
+@block("results.gan_metz_notebook_10seeds_criteria")
+def _results_gan_metz_notebook_10seeds_criteria() -> str:
+    from experiments.claims import CLAIMS
+
+    metrics = {}
+    for run in {run for run, _, _ in _metz_ten_seed_runs()}:
+        metrics.update(read_json(f"{run}/metrics.json"))
+    claim = next(c for c in CLAIMS if c.id == "2.4")
+    rows = []
+    for criterion in claim.criteria:
+        value, passed = criterion.check(metrics)
+        if value is not None:
+            rows.append([f"`{criterion.text}`", num(value, 3), "PASS" if passed else "FAIL",
+                         criterion.why])  # fmt: skip
+    return table(["criterion", "measured", "result", "why"], rows)
+
+
 @block("results.gan_stability_partial")
 def _results_gan_stability_partial() -> str:
     from experiments.configs import gan_mixture as gan_mixture_config
