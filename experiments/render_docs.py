@@ -763,16 +763,19 @@ def _results_gan_ring_criteria() -> str:
 PARTIAL_GPU = "results/partial/gpu_h100"
 
 
+def _per_run(record: dict, name: str) -> list[float]:
+    """One snapshot record's `name` for each run: `name_r0`, `name_r1`, ... in run order."""
+    runs = sum(1 for k in record if k.startswith("modes_r"))
+    return [record[f"{name}_r{i}"] for i in range(runs)]
+
+
 def _snapshots(experiment: str, run: str) -> dict[int, dict]:
     """A run's mode-coverage snapshots by step: {step: {'modes': [R], 'hq': [R]}}."""
     path = ROOT / PARTIAL_GPU / experiment / "histories" / f"{run}.jsonl"
     out = {}
     for line in path.read_text().splitlines():
         record = json.loads(line)
-        runs = sum(1 for k in record if k.startswith("modes_r"))
-        out[int(record["step"])] = {
-            name: [record[f"{name}_r{i}"] for i in range(runs)] for name in ("modes", "hq")
-        }
+        out[int(record["step"])] = {name: _per_run(record, name) for name in ("modes", "hq")}
     return out
 
 
@@ -849,9 +852,7 @@ def _results_gan_metz_notebook() -> str:
                 if t not in evals:
                     cells.append("–")
                     continue
-                runs = sum(1 for k in evals[t] if k.startswith("modes_r"))
-                modes = _mean([evals[t][f"modes_r{i}"] for i in range(runs)])
-                hq = _mean([evals[t][f"hq_r{i}"] for i in range(runs)])
+                modes, hq = _mean(_per_run(evals[t], "modes")), _mean(_per_run(evals[t], "hq"))
                 cells.append(f"{num(modes, 2)} ({num(100 * hq, 2)}%)")
             rows.append([f"`{variant}`", f"{config['num_steps']:,}", *cells,
                          num(end[0]["disc_loss"], 3)])  # fmt: skip
@@ -878,25 +879,24 @@ def _metz_ten_seed_runs() -> list[tuple[str, dict, str]]:
 def _results_gan_metz_notebook_10seeds() -> str:
     from genjax.train import read_metrics
 
+    runs = _metz_ten_seed_runs()
+    every = {config["snapshot_every"] for _, config, _ in runs}.pop()
+    steps = range(every, max(config["num_steps"] for _, config, _ in runs) + 1, every)
     rows = []
-    for run, config, variant in _metz_ten_seed_runs():
+    for run, config, variant in runs:
         folder = ROOT / run / variant
         evals = {r["step"]: r for r in read_metrics(folder, "eval")}
         reached = max(r["step"] for r in read_metrics(folder, "train"))
-        steps = range(config["snapshot_every"], config["num_steps"] + 1, config["snapshot_every"])
         cells, per_seed = [], []
         for t in steps:
             if t not in evals:
                 cells.append("–")
                 continue
-            seeds = sum(1 for k in evals[t] if k.startswith("modes_r"))
-            per_seed = sorted(int(evals[t][f"modes_r{i}"]) for i in range(seeds))
-            hq = _mean([evals[t][f"hq_r{i}"] for i in range(seeds)])
+            per_seed = sorted(int(m) for m in _per_run(evals[t], "modes"))
+            hq = _mean(_per_run(evals[t], "hq"))
             cells.append(f"{num(_mean(per_seed), 2)} ({num(100 * hq, 2)}%)")
         rows.append([f"`{variant}`", f"{config['num_seeds']}", f"{reached:,}", *cells,
                      " ".join(str(m) for m in per_seed)])  # fmt: skip
-    every = _metz_ten_seed_runs()[0][1]
-    steps = range(every["snapshot_every"], every["num_steps"] + 1, every["snapshot_every"])
     header = ["variant", "seeds", "steps run", *(f"{t:,}" for t in steps),
               "modes of each seed at its last snapshot"]  # fmt: skip
     return table(header, rows)
@@ -907,7 +907,7 @@ def _results_gan_metz_notebook_10seeds_criteria() -> str:
     from experiments.claims import CLAIMS
 
     metrics = {}
-    for run in {run for run, _, _ in _metz_ten_seed_runs()}:
+    for run in dict.fromkeys(run for run, _, _ in _metz_ten_seed_runs()):
         # metrics_partial.json: the variants a stopped run finished (metrics.json: all).
         done = ROOT / run / "metrics.json"
         metrics.update(read_json(f"{run}/{'metrics' if done.exists() else 'metrics_partial'}.json"))
