@@ -829,6 +829,23 @@ def _results_gan_metz_update() -> str:
     return table(header, rows)
 
 
+def _snapshot_steps(configs) -> range:
+    """The snapshot steps of runs that share `snapshot_every`, up to the longest run's end."""
+    configs = list(configs)
+    every = {c["snapshot_every"] for c in configs}.pop()
+    return range(every, max(c["num_steps"] for c in configs) + 1, every)
+
+
+def _snapshot_cells(evals: dict[int, dict], steps: range) -> list[str]:
+    """'mean modes (mean high-quality %)' over the runs at each step; '–' where none ran."""
+
+    def cell(record: dict) -> str:
+        modes, hq = _mean(_per_run(record, "modes")), _mean(_per_run(record, "hq"))
+        return f"{num(modes, 2)} ({num(100 * hq, 2)}%)"
+
+    return [cell(evals[t]) if t in evals else "–" for t in steps]
+
+
 # Metz et al.'s ring trained as their notebook trains: one run folder per command.
 METZ_NOTEBOOK = ("results/partial/cpu_metz_notebook", "results/partial/cpu_metz_notebook_k10")
 
@@ -838,24 +855,15 @@ def _results_gan_metz_notebook() -> str:
     from genjax.train import read_metrics
 
     configs = {run: read_json(f"{run}/config.json") for run in METZ_NOTEBOOK}
-    every = {c["snapshot_every"] for c in configs.values()}.pop()
-    last = max(c["num_steps"] for c in configs.values())
-    steps = range(every, last + 1, every)
+    steps = _snapshot_steps(configs.values())
     rows = []
     for run, config in configs.items():
         for variant in config["variants"]:
             folder = ROOT / run / variant
             evals = {r["step"]: r for r in read_metrics(folder, "eval")}
             end = [r for r in read_metrics(folder, "train") if r["step"] == config["num_steps"]]
-            cells = []
-            for t in steps:
-                if t not in evals:
-                    cells.append("–")
-                    continue
-                modes, hq = _mean(_per_run(evals[t], "modes")), _mean(_per_run(evals[t], "hq"))
-                cells.append(f"{num(modes, 2)} ({num(100 * hq, 2)}%)")
-            rows.append([f"`{variant}`", f"{config['num_steps']:,}", *cells,
-                         num(end[0]["disc_loss"], 3)])  # fmt: skip
+            rows.append([f"`{variant}`", f"{config['num_steps']:,}",
+                         *_snapshot_cells(evals, steps), num(end[0]["disc_loss"], 3)])  # fmt: skip
     header = ["variant", "steps run", *(f"{t:,}" for t in steps), "D's loss at the end"]
     return table(header, rows)
 
@@ -880,23 +888,16 @@ def _results_gan_metz_notebook_10seeds() -> str:
     from genjax.train import read_metrics
 
     runs = _metz_ten_seed_runs()
-    every = {config["snapshot_every"] for _, config, _ in runs}.pop()
-    steps = range(every, max(config["num_steps"] for _, config, _ in runs) + 1, every)
+    steps = _snapshot_steps(config for _, config, _ in runs)
     rows = []
     for run, config, variant in runs:
         folder = ROOT / run / variant
         evals = {r["step"]: r for r in read_metrics(folder, "eval")}
         reached = max(r["step"] for r in read_metrics(folder, "train"))
-        cells, per_seed = [], []
-        for t in steps:
-            if t not in evals:
-                cells.append("–")
-                continue
-            per_seed = sorted(int(m) for m in _per_run(evals[t], "modes"))
-            hq = _mean(_per_run(evals[t], "hq"))
-            cells.append(f"{num(_mean(per_seed), 2)} ({num(100 * hq, 2)}%)")
-        rows.append([f"`{variant}`", f"{config['num_seeds']}", f"{reached:,}", *cells,
-                     " ".join(str(m) for m in per_seed)])  # fmt: skip
+        last = evals[max(t for t in steps if t in evals)]
+        per_seed = sorted(int(m) for m in _per_run(last, "modes"))
+        rows.append([f"`{variant}`", f"{config['num_seeds']}", f"{reached:,}",
+                     *_snapshot_cells(evals, steps), " ".join(map(str, per_seed))])  # fmt: skip
     header = ["variant", "seeds", "steps run", *(f"{t:,}" for t in steps),
               "modes of each seed at its last snapshot"]  # fmt: skip
     return table(header, rows)
